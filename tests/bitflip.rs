@@ -1,0 +1,1 @@
+//! rl-bitflip integration tests (none yet).

@@ -1,0 +1,1 @@
+//! rl-checksum integration tests.

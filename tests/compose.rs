@@ -1,0 +1,1 @@
+//! rl-compose integration tests (none yet).

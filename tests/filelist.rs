@@ -1,0 +1,1 @@
+//! rl-filelist integration tests (none yet).

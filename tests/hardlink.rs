@@ -1,0 +1,1 @@
+//! rl-hardlink integration tests (none yet).

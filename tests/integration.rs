@@ -1,0 +1,13 @@
+//! One integration-test binary (one link step) with a module per tool.
+
+mod common;
+
+mod bitflip;
+mod checksum;
+mod compose;
+mod conventions;
+mod filelist;
+mod hardlink;
+mod man;
+mod sync;
+mod torrent;

@@ -1,0 +1,1 @@
+//! rl-sync integration tests (none yet).

@@ -1,0 +1,1 @@
+//! rl-torrent integration tests (none yet).

@@ -68,6 +68,13 @@ impl FileDigest {
 }
 
 fn stream<D: Digest>(reader: &mut impl Read) -> io::Result<FileDigest> {
+    stream_with::<D>(reader, &|_| {})
+}
+
+fn stream_with<D: Digest>(
+    reader: &mut impl Read,
+    progress: &(dyn Fn(u64) + Sync),
+) -> io::Result<FileDigest> {
     let mut hasher = D::new();
     let mut buf = vec![0u8; BLOCK];
     let mut size = 0u64;
@@ -80,6 +87,7 @@ fn stream<D: Digest>(reader: &mut impl Read) -> io::Result<FileDigest> {
         };
         hasher.update(&buf[..n]);
         size += n as u64;
+        progress(n as u64);
     }
     Ok(FileDigest {
         size,
@@ -101,6 +109,16 @@ pub fn sha1_reader(reader: &mut impl Read) -> io::Result<FileDigest> {
 pub fn sha256_file(path: &Path) -> io::Result<FileDigest> {
     let mut file = open_regular(path)?;
     sha256_reader(&mut file)
+}
+
+/// SHA-256 of a file, calling `progress` with the number of bytes after each block (for a
+/// progress bar shared by parallel hashers).
+pub fn sha256_file_progress(
+    path: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> io::Result<FileDigest> {
+    let mut file = open_regular(path)?;
+    stream_with::<Sha256>(&mut file, progress)
 }
 
 /// SHA-1 of a file (symlinks followed).

@@ -6,6 +6,7 @@ mod bitflip;
 mod checksum;
 mod compose;
 mod conventions;
+mod demo;
 mod filelist;
 mod hardlink;
 mod man;

@@ -16,7 +16,11 @@ fn demo_runs_and_leaves_a_verified_release() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("release rehearsal in"), "{stdout}");
     for line in stdout.lines().filter(|l| l.contains(" ms  rc=")) {
         assert!(line.contains("rc=0"), "a demo step failed: {line}");

@@ -30,3 +30,16 @@ fn unknown_flag_is_a_usage_error() {
         );
     }
 }
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.iso"), vec![1u8; 4 << 20]).unwrap();
+    let out = rl("rl-checksum")
+        .args(["create", "--dry-run", "--progress", "auto"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

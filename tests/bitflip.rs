@@ -720,8 +720,32 @@ fn unreadable_directory_below_is_reported() {
         assert_eq!(code, Some(0), "{stderr}");
     } else {
         assert_eq!(code, Some(2));
-        assert_eq!(one(&recs, "error")["op"], "read_dir");
+        assert_eq!(one(&recs, "error")["op"], "open");
         assert!(stderr.contains("BaseOS/closed"), "{stderr}");
     }
     set_mode(&closed, 0o755);
+}
+
+#[test]
+fn a_record_that_cannot_be_written_leaves_the_root_as_it_was() {
+    let t = tree();
+    // A directory where the state file should go: the flip must not go ahead without a record.
+    fs::create_dir(t.pub_dir.join(".9.6.rl-bitflip")).unwrap();
+    let (code, recs, stderr) = stage(&t.root, &["--state", "file"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!of_event(&recs, "error").is_empty());
+    assert!(of_event(&recs, "flip").is_empty());
+    assert_eq!(mode(&t.root), 0o755);
+    fs::remove_dir(t.pub_dir.join(".9.6.rl-bitflip")).unwrap();
+    if is_root() {
+        // Root writes into a read-only parent anyway; the rest needs an ordinary user.
+        return;
+    }
+    set_mode(&t.pub_dir, 0o555);
+    let (code, recs, stderr) = stage(&t.root, &["--state", "file"]);
+    set_mode(&t.pub_dir, 0o755);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(one(&recs, "error")["op"], "write_state");
+    assert!(of_event(&recs, "flip").is_empty());
+    assert_eq!(mode(&t.root), 0o755, "the chmod was undone");
 }

@@ -200,6 +200,28 @@ fn open_nofollow_read(path: &Path) -> io::Result<std::fs::File> {
         .open(path)
 }
 
+fn unsupported(e: rustix::io::Errno) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "this filesystem does not support user extended attributes; use --state file ({e})"
+        ),
+    )
+}
+
+/// Checks, without changing anything, that `store` can be used on this root: `Store::Xattr`
+/// fails on a filesystem without user extended attributes. Call it before changing the root, so
+/// an unusable store does not leave a half-done flip.
+pub fn probe(root_fd: BorrowedFd<'_>, store: Store) -> io::Result<()> {
+    if store != Store::Xattr {
+        return Ok(());
+    }
+    match rustix::fs::fgetxattr(root_fd, XATTR_NAME, &mut [0u8; 0][..]) {
+        Err(e) if is_unsupported(e) => Err(unsupported(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Writes the record where `store` says (for `Auto`: the extended attribute, else the state
 /// file) and removes a copy left in the other place. Returns where it was written.
 pub fn write(
@@ -222,14 +244,7 @@ pub fn write(
                     write_file(root, &text)?;
                     Store::File
                 }
-                Err(e) if is_unsupported(e) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Unsupported,
-                        format!(
-                            "this filesystem does not support user extended attributes; use --state file ({e})"
-                        ),
-                    ));
-                }
+                Err(e) if is_unsupported(e) => return Err(unsupported(e)),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -111,31 +111,20 @@ pub fn stage(run: &Run, a: &StageArgs) -> Counts {
         mode: target,
         tool: tool_id(),
     };
-    let mut store = existing.as_ref().map(|(_, s)| *s);
-    if !a.dry_run {
-        if let Some(gid) = gid_change
-            && let Err(e) = nofollow::chgrp_fd(root.fd.as_fd(), gid)
-        {
-            run.error(&root.path, Path::new(""), "chgrp", &e);
-            return counts;
-        }
-        if mode_change && let Err(e) = nofollow::chmod_fd(root.fd.as_fd(), target) {
-            run.error(&root.path, Path::new(""), "chmod", &e);
-            return counts;
-        }
-        let same = existing.as_ref().is_some_and(|(r, s)| {
-            r.phase == Phase::Staged && !changed && store_fits(*s, a.state.store())
-        });
-        if !same {
-            match stagestate::write(root.fd.as_fd(), &root.path, &record, a.state.store()) {
-                Ok(s) => store = Some(s),
-                Err(e) => {
-                    run.error(&root.path, Path::new(""), "write_state", &e);
-                    return counts;
-                }
-            }
-        }
-    }
+    let same = existing.as_ref().is_some_and(|(r, s)| {
+        r.phase == Phase::Staged && !changed && store_fits(*s, a.state.store())
+    });
+    let change = Change {
+        gid: gid_change,
+        mode: mode_change.then_some(target),
+        record: (!same).then_some(&record),
+        store: a.state.store(),
+        dry_run: a.dry_run,
+    };
+    let Ok(written) = apply(run, &root, &change) else {
+        return counts;
+    };
+    let store = written.or(existing.as_ref().map(|(_, s)| *s));
     if changed {
         counts.changed += 1;
     }
@@ -154,6 +143,83 @@ pub fn stage(run: &Run, a: &StageArgs) -> Counts {
     }
     run.emit(&rec);
     counts
+}
+
+/// What a flip changes on the root.
+struct Change<'a> {
+    gid: Option<u32>,
+    mode: Option<u32>,
+    record: Option<&'a StageRecord>,
+    store: Store,
+    dry_run: bool,
+}
+
+fn report(run: &Run, root: &Root, op: &str, e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::Unsupported {
+        run.error_with(
+            &root.path,
+            Path::new(""),
+            op,
+            "io.unsupported",
+            &e.to_string(),
+        );
+    } else {
+        run.error(&root.path, Path::new(""), op, e);
+    }
+}
+
+/// Applies a change to the root: group, mode, then the staging record. An unusable store is found
+/// before anything changes; when the record cannot be written after the mode changed, the old
+/// group and mode are put back, so a failed flip leaves the root as it was. Returns where the
+/// record was written (`None`: not written, or a dry run).
+fn apply(run: &Run, root: &Root, c: &Change<'_>) -> Result<Option<Store>, ()> {
+    if c.record.is_some()
+        && let Err(e) = stagestate::probe(root.fd.as_fd(), c.store)
+    {
+        report(run, root, "write_state", &e);
+        return Err(());
+    }
+    if c.dry_run {
+        return Ok(None);
+    }
+    let fd = root.fd.as_fd();
+    let old_gid = root.stat.st_gid;
+    let old_mode = root.perm();
+    if let Some(gid) = c.gid
+        && let Err(e) = nofollow::chgrp_fd(fd, gid)
+    {
+        report(run, root, "chgrp", &e);
+        return Err(());
+    }
+    let undo = |run: &Run| {
+        if c.gid.is_some()
+            && let Err(e) = nofollow::chgrp_fd(fd, old_gid)
+        {
+            report(run, root, "chgrp", &e);
+        }
+        // chown may clear setgid; put the whole old mode back.
+        if let Err(e) = nofollow::chmod_fd(fd, old_mode) {
+            report(run, root, "chmod", &e);
+        }
+    };
+    if let Some(mode) = c.mode
+        && let Err(e) = nofollow::chmod_fd(fd, mode)
+    {
+        report(run, root, "chmod", &e);
+        undo(run);
+        return Err(());
+    }
+    let Some(record) = c.record else {
+        return Ok(None);
+    };
+    match stagestate::write(fd, &root.path, record, c.store) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => {
+            report(run, root, "write_state", &e);
+            undo(run);
+            Err(())
+        }
+    }
 }
 
 /// Whether a record kept in `have` satisfies the store asked for.
@@ -248,25 +314,20 @@ pub fn publish(run: &Run, a: &PublishArgs) -> Counts {
         mode: target,
         tool: tool_id(),
     };
-    let mut store = existing.as_ref().map(|(_, s)| *s);
-    if !a.dry_run {
-        if mode_change && let Err(e) = nofollow::chmod_fd(root.fd.as_fd(), target) {
-            run.error(&root.path, Path::new(""), "chmod", &e);
-            return counts;
-        }
-        let same = existing.as_ref().is_some_and(|(r, s)| {
-            r.phase == Phase::Public && !mode_change && store_fits(*s, a.state.store())
-        });
-        if !same {
-            match stagestate::write(root.fd.as_fd(), &root.path, &record, a.state.store()) {
-                Ok(s) => store = Some(s),
-                Err(e) => {
-                    run.error(&root.path, Path::new(""), "write_state", &e);
-                    return counts;
-                }
-            }
-        }
-    }
+    let same = existing.as_ref().is_some_and(|(r, s)| {
+        r.phase == Phase::Public && !mode_change && store_fits(*s, a.state.store())
+    });
+    let change = Change {
+        gid: None,
+        mode: mode_change.then_some(target),
+        record: (!same).then_some(&record),
+        store: a.state.store(),
+        dry_run: a.dry_run,
+    };
+    let Ok(written) = apply(run, &root, &change) else {
+        return counts;
+    };
+    let store = written.or(existing.as_ref().map(|(_, s)| *s));
     if mode_change {
         counts.changed += 1;
     }

@@ -142,7 +142,19 @@ pub fn stage(run: &Run, a: &StageArgs) -> Counts {
         rec = rec.with("dry_run", true);
     }
     run.emit(&rec);
+    if changed && !a.dry_run {
+        remind_filelist(run, &root);
+    }
     counts
+}
+
+/// Mirrors only see a flip through the regenerated file lists.
+fn remind_filelist(run: &Run, root: &Root) {
+    eprintln!(
+        "{}: {}: mode changed; regenerate the file lists (rl-filelist) so mirrors see it",
+        run.tool(),
+        root.path.display()
+    );
 }
 
 /// What a flip changes on the root.
@@ -341,6 +353,9 @@ pub fn publish(run: &Run, a: &PublishArgs) -> Counts {
         rec = rec.with("dry_run", true);
     }
     run.emit(&rec);
+    if mode_change && !a.dry_run {
+        remind_filelist(run, &root);
+    }
     if !a.no_check {
         check::walk(run, &root, a.recursive, a.dry_run, &mut counts);
         if counts.hidden > 0 {

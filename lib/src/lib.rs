@@ -9,13 +9,19 @@
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
 //! * [`checksum`] — the CHECKSUM file format.
+//! * [`duration`] — human durations (`24h`, `90m`, `2d`) on the command line.
+//! * [`nofollow`] — descriptor-based walks and mode changes that never follow a symlink.
+//! * [`stagestate`] — the staging record of a release root (rl-bitflip).
 
 pub mod checksum;
 pub mod cli;
+pub mod duration;
 pub mod fsx;
 pub mod hash;
+pub mod nofollow;
 pub mod progress;
 pub mod record;
+pub mod stagestate;
 pub mod upstream;
 pub mod walk;
 

@@ -9,13 +9,17 @@
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
 //! * [`checksum`] — the CHECKSUM file format.
+//! * [`bencode`] — the bencode encoding of `.torrent` files.
+//! * [`torrent`] — torrent metainfo: content selection, parallel piece hashing, reading, verifying.
 
+pub mod bencode;
 pub mod checksum;
 pub mod cli;
 pub mod fsx;
 pub mod hash;
 pub mod progress;
 pub mod record;
+pub mod torrent;
 pub mod upstream;
 pub mod walk;
 

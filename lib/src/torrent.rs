@@ -84,7 +84,7 @@ pub enum SkipReason {
     Hidden,
     /// An exclude pattern matched.
     Excluded,
-    /// A symlink whose target does not exist.
+    /// A symlink whose target does not exist (or a link loop).
     BrokenLink,
     /// A symlink to a directory (not descended, like torrenttools).
     LinkedDirectory,
@@ -227,7 +227,11 @@ pub fn collect_content(target: &Path, excludes: &Excludes) -> Result<Content, Co
                     skipped.push((entry.rel, SkipReason::Special));
                     continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // A dangling link or a link loop (ELOOP): nothing to read.
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound
+                        || e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) =>
+                {
                     skipped.push((entry.rel, SkipReason::BrokenLink));
                     continue;
                 }

@@ -573,6 +573,23 @@ fn bad_input_gets_one_clear_sentence_and_exit_2() {
     assert_eq!(of_event(&recs, "torrent").len(), 1);
     assert!(err.contains("already makes"), "{err}");
 
+    // An output directory inside the content is refused (exit 3).
+    let o = rl("rl-torrent")
+        .args(["create", "--no-date", "-o"])
+        .arg(f.dir().join("out"))
+        .arg(f.dir())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        !f.dir().join("out").exists(),
+        "nothing made inside the content"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("refusing to write the torrent into the content")
+    );
+
     // Corrupt, truncated, missing and non-torrent files.
     let (code, _, _) = f.create(&[&f.dir()], &["--no-date"]);
     assert_eq!(code, 0);

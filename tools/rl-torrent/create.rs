@@ -52,12 +52,7 @@ pub fn run(a: CreateArgs) -> Status {
             return finish(run, &totals);
         }
     };
-    if !a.dry_run
-        && let Err(e) = std::fs::create_dir_all(&out_dir)
-    {
-        run.error(&out_dir, Path::new(""), "mkdir", &e);
-        return finish(run, &totals);
-    }
+    let out_real = canonical_lenient(&out_dir);
     let date = if a.no_date {
         None
     } else {
@@ -71,9 +66,15 @@ pub fn run(a: CreateArgs) -> Status {
     let mut seen: HashSet<OsString> = HashSet::new();
     for target in &a.targets {
         let source = absolute(target).unwrap_or_else(|_| target.clone());
-        if let Some((bytes, pieces)) =
-            make_one(&run, &a, &excludes, &out_dir, &source, date, &mut seen)
-        {
+        if let Some((bytes, pieces)) = make_one(
+            &run,
+            &a,
+            &excludes,
+            (&out_dir, &out_real),
+            &source,
+            date,
+            &mut seen,
+        ) {
             totals.torrents += 1;
             totals.bytes += bytes;
             totals.pieces += pieces;
@@ -82,11 +83,29 @@ pub fn run(a: CreateArgs) -> Status {
     finish(run, &totals)
 }
 
+/// The path with symlinks resolved in its longest existing ancestor (the rest may not exist yet).
+fn canonical_lenient(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut cur = path;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(cur) {
+            return rest.iter().rev().fold(real, |acc, c| acc.join(c));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 fn make_one(
     run: &Run,
     a: &CreateArgs,
     excludes: &Excludes,
-    out_dir: &Path,
+    (out_dir, out_real): (&Path, &Path),
     source: &Path,
     date: Option<i64>,
     seen: &mut HashSet<OsString>,
@@ -110,6 +129,20 @@ fn make_one(
                 source.join(rel).display()
             ));
         }
+    }
+    if !content.single && out_real.starts_with(&content.root) {
+        run.error_with(
+            source,
+            Path::new(""),
+            "create",
+            "refused.output_inside_content",
+            &format!(
+                "refusing to write the torrent into the content it describes ({}); choose another --output-dir",
+                out_dir.display()
+            ),
+        );
+        run.raise(Status::Refused);
+        return None;
     }
     let total = content.total();
     if total == 0 {
@@ -203,7 +236,7 @@ fn make_one(
     if a.dry_run {
         rec.set("dry_run", true);
     } else {
-        match fsx::write_if_changed(&out, &bytes) {
+        match std::fs::create_dir_all(out_dir).and_then(|()| fsx::write_if_changed(&out, &bytes)) {
             Ok(outcome) => rec.set("written", outcome.as_str()),
             Err(e) => {
                 run.error(out_dir, Path::new(&file_name), "write", &e);

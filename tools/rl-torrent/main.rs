@@ -20,12 +20,15 @@ Events written (JSON lines on stdout):
   skip             create: an entry left out of a torrent (reason = hidden|excluded|broken_link|
                    linked_directory|special_file); broken links also warn on stderr
   ok               verify: every piece matches (info_hash, pieces, size)
-  bad_piece        verify: a piece whose data differs or cannot be read (piece, offset, files it touches)
+  bad_piece        verify: a piece whose data differs or cannot be read (piece, offset, files)
   missing          verify: a file of the torrent that is not there
   size_mismatch    verify: a file whose size differs from the torrent's
   metainfo         show: the whole metainfo as one record
   scaffold         scaffold: one per download directory (state = created|exists, links)
   error            a failure (path, op, kind, message), also one line on stderr
+
+create refuses (exit 3) an output directory inside the content it would describe: the next
+run would put the torrent into its own payload.
 ";
 
 fn after_help() -> String {

@@ -356,6 +356,24 @@ fn aria2c_accepts_the_data_and_verify_agrees() {
     let ok = of_event(&recs, "ok");
     assert_eq!(ok.len(), 1);
     assert_eq!(summary(&recs)["bad_pieces"], 0);
+    // Pointing verify at the parent directory gets a hint.
+    let (code, _, err) = verify(&torrent, &f.dl);
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean"), "{err}");
+
+    // A single-file torrent verifies against the file or the directory holding it.
+    let iso = f.isodir.join("x86_64/Rocky-9.7-x86_64-boot.iso");
+    let (code, _, err) = f.create(&[&iso], &["--no-date"]);
+    assert_eq!(code, 0, "{err}");
+    let single = f.out.join("Rocky-9.7-x86_64-boot.iso.torrent");
+    for place in [iso.clone(), f.isodir.join("x86_64")] {
+        let (code, recs, err) = verify(&single, &place);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            of_event(&recs, "ok")[0]["path"],
+            "Rocky-9.7-x86_64-boot.iso"
+        );
+    }
 }
 
 #[test]

@@ -171,6 +171,16 @@ pub fn run_verify(a: VerifyArgs) -> Status {
         }
     }
 
+    if !single && absent.len() == sources.len() {
+        let inner = content.join(OsStr::from_bytes(&info.name));
+        if inner.is_dir() {
+            run.warn(&format!(
+                "none of the torrent's files is in {}; DIR is the content directory itself, did you mean {}?",
+                content.display(),
+                inner.display()
+            ));
+        }
+    }
     let bar = progress::bytes_bar(info.total(), "verify", a.progress);
     let results = torrent::hash_pieces(
         &sources,
@@ -218,9 +228,14 @@ pub fn run_verify(a: VerifyArgs) -> Status {
         run.emit(&rec);
     }
     if counts.1 == 0 && counts.2 == 0 && counts.3 == 0 && run.errors() == 0 {
+        let whole = if single {
+            rels[0].as_path()
+        } else {
+            Path::new("")
+        };
         run.emit(
             &Record::new("ok")
-                .at(&root, Path::new(""))
+                .at(&root, whole)
                 .with("info_hash", hex(&p.info_hash))
                 .with("pieces", counts.0)
                 .with("size", info.total()),

@@ -227,6 +227,46 @@ fn scaffold_links_the_iso_and_its_side_files_and_leaves_existing_dirs_alone() {
     assert_eq!(of_event(&recs, "scaffold")[0]["dry_run"], true);
     assert!(!into.exists());
 
+    // scaffold | create - : one torrent per new directory.
+    let piped = f.base.join("piped");
+    let o = rl("rl-torrent")
+        .args([
+            "scaffold",
+            "--revision",
+            "9.7",
+            "--arch",
+            "x86_64",
+            "--into",
+        ])
+        .arg(&piped)
+        .arg(&f.isodir)
+        .output()
+        .unwrap();
+    let o = rl("rl-torrent")
+        .args(["create", "-", "--no-date", "-x", EXCLUDE, "-o"])
+        .arg(f.base.join("piped-out"))
+        .write_stdin(o.stdout)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = records(&o.stdout);
+    let names: Vec<&str> = of_event(&recs, "torrent")
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Rocky-9.7-x86_64-boot.torrent", &format!("{NAME}.torrent")]
+    );
+    let o = rl("rl-torrent")
+        .args(["create", "-", "-o"])
+        .arg(f.base.join("piped-out"))
+        .write_stdin("not json\n")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stdin line 1"));
+
     // A missing ISO directory is a clear error.
     let o = rl("rl-torrent")
         .args([

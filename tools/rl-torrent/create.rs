@@ -64,10 +64,10 @@ pub fn run(a: CreateArgs) -> Status {
         }))
     };
     let mut seen: HashSet<OsString> = HashSet::new();
-    for target in &a.targets {
-        let source = absolute(target).unwrap_or_else(|_| target.clone());
+    let mut one = |run: &Run, target: &Path| {
+        let source = absolute(target).unwrap_or_else(|_| target.to_path_buf());
         if let Some((bytes, pieces)) = make_one(
-            &run,
+            run,
             &a,
             &excludes,
             (&out_dir, &out_real),
@@ -78,6 +78,32 @@ pub fn run(a: CreateArgs) -> Status {
             totals.torrents += 1;
             totals.bytes += bytes;
             totals.pieces += pieces;
+        }
+    };
+    if a.targets.len() == 1 && a.targets[0] == Path::new("-") {
+        // Targets from upstream records (`rl-torrent scaffold … | rl-torrent create - …`).
+        for rec in rl_core::upstream::stdin_records() {
+            match rec {
+                Err(bad) => {
+                    run.error_general("read", "input.bad_record", &bad.to_string());
+                    break;
+                }
+                Ok(up) if up.event() == "error" => run.pass_upstream_error(&up.raw),
+                Ok(up) if up.event() == a.event => match up.full_path() {
+                    Some(p) => one(&run, &p),
+                    None => run.error_general(
+                        "read",
+                        "input.bad_record",
+                        &format!("stdin line {}: record has no root/path", up.line_no),
+                    ),
+                },
+                Ok(up) if a.pass && !up.is_framing() => run.pass(&up.raw),
+                Ok(_) => {}
+            }
+        }
+    } else {
+        for target in &a.targets {
+            one(&run, target);
         }
     }
     finish(run, &totals)

@@ -61,9 +61,16 @@ enum Command {
 
 #[derive(ClapArgs)]
 pub struct CreateArgs {
-    /// Directories (multi-file torrents) or files (single-file torrents) to make torrents of.
+    /// Directories (multi-file torrents) or files (single-file torrents) to make torrents of;
+    /// `-` reads them from upstream records on stdin (root/path of each `--event` record).
     #[arg(required = true, value_name = "DIR")]
     targets: Vec<PathBuf>,
+    /// With `-`: the upstream event whose records name the targets.
+    #[arg(long, value_name = "NAME", default_value = "scaffold")]
+    event: String,
+    /// With `-`: pass other upstream records through verbatim.
+    #[arg(long)]
+    pass: bool,
     /// Tracker URL; repeat for more. The first is `announce`; each URL is its own tier in
     /// `announce-list` (torrenttools' order).
     #[arg(short, long = "announce", value_name = "URL")]

@@ -396,6 +396,27 @@ fn aria2c_accepts_the_data_and_verify_agrees() {
     let ok = of_event(&recs, "ok");
     assert_eq!(ok.len(), 1);
     assert_eq!(summary(&recs)["bad_pieces"], 0);
+    // create | verify - checks what was just written against its source.
+    let o = rl("rl-torrent")
+        .args(["create", "--no-date", "-l", "64K", "-x", EXCLUDE, "-o"])
+        .arg(&f.out)
+        .arg(f.dir())
+        .output()
+        .unwrap();
+    let o = rl("rl-torrent")
+        .args(["verify", "-"])
+        .write_stdin(o.stdout)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = records(&o.stdout);
+    assert_eq!(of_event(&recs, "ok").len(), 1);
+    let o = rl("rl-torrent")
+        .args(["verify"])
+        .arg(&torrent)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "no DIR is a usage error");
     // Pointing verify at the parent directory gets a hint.
     let (code, _, err) = verify(&torrent, &f.dl);
     assert_eq!(code, 1);

@@ -114,12 +114,13 @@ pub struct CreateArgs {
 
 #[derive(ClapArgs)]
 pub struct VerifyArgs {
-    /// The .torrent file.
+    /// The .torrent file; `-` verifies the torrent of each upstream `torrent` record (from
+    /// `rl-torrent create`) against its `source`.
     torrent: PathBuf,
     /// The data: the directory holding the torrent's files (for a multi-file torrent), or the
-    /// file itself or its directory (for a single-file one).
+    /// file itself or its directory (for a single-file one). Not given with `-`.
     #[arg(value_name = "DIR")]
-    content: PathBuf,
+    content: Option<PathBuf>,
     /// Hashing threads (default: the number of CPUs).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,

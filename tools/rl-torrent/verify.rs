@@ -94,25 +94,70 @@ pub fn run_show(a: ShowArgs) -> Status {
     run.finish(Record::new("").with("torrents", shown))
 }
 
+/// Counts over all torrents verified: pieces, bad pieces, missing files, size mismatches.
+type Counts = (u64, u64, u64, u64);
+
 pub fn run_verify(a: VerifyArgs) -> Status {
     let run = Run::start(TOOL, env!("CARGO_PKG_VERSION"));
-    let mut counts = (0u64, 0u64, 0u64, 0u64); // pieces, bad pieces, missing, size mismatches
-    let finish = |run: Run, c: (u64, u64, u64, u64)| {
-        run.finish(
-            Record::new("")
-                .with("pieces", c.0)
-                .with("bad_pieces", c.1)
-                .with("missing", c.2)
-                .with("size_mismatches", c.3),
-        )
+    let mut counts: Counts = (0, 0, 0, 0);
+    match &a.content {
+        Some(content) => verify_one(&run, &a, &a.torrent, content, &mut counts),
+        None if a.torrent == Path::new("-") => {
+            for rec in rl_core::upstream::stdin_records() {
+                match rec {
+                    Err(bad) => {
+                        run.error_general("read", "input.bad_record", &bad.to_string());
+                        break;
+                    }
+                    Ok(up) if up.event() == "error" => run.pass_upstream_error(&up.raw),
+                    // A dry run wrote no file to verify.
+                    Ok(up) if up.fields.get("dry_run") == Some(&Value::Bool(true)) => {}
+                    Ok(up) if up.event() == "torrent" => {
+                        let source = up
+                            .fields
+                            .get("source")
+                            .and_then(rl_core::record::path_from_wire);
+                        match (up.full_path(), source) {
+                            (Some(t), Some(src)) => verify_one(&run, &a, &t, &src, &mut counts),
+                            _ => run.error_general(
+                                "read",
+                                "input.bad_record",
+                                &format!(
+                                    "stdin line {}: torrent record has no root/path/source",
+                                    up.line_no
+                                ),
+                            ),
+                        }
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+        None => run.error_general(
+            "parse",
+            "usage",
+            "verify needs TORRENT DIR, or - to read torrent records from stdin",
+        ),
+    }
+    run.finish(
+        Record::new("")
+            .with("pieces", counts.0)
+            .with("bad_pieces", counts.1)
+            .with("missing", counts.2)
+            .with("size_mismatches", counts.3),
+    )
+}
+
+fn verify_one(run: &Run, a: &VerifyArgs, torrent_path: &Path, content: &Path, total: &mut Counts) {
+    let mut counts: Counts = (0, 0, 0, 0);
+    let errors_before = run.errors();
+    let Some(p) = load(run, torrent_path) else {
+        return;
     };
-    let Some(p) = load(&run, &a.torrent) else {
-        return finish(run, counts);
-    };
-    let content = absolute(&a.content).unwrap_or_else(|_| a.content.clone());
+    let content = absolute(content).unwrap_or_else(|_| content.to_path_buf());
     if let Err(e) = std::fs::metadata(&content) {
         run.error(&content, Path::new(""), "stat", &e);
-        return finish(run, counts);
+        return;
     }
     let info = &p.meta.info;
     let sources = torrent::sources_under(info, &content);
@@ -227,7 +272,7 @@ pub fn run_verify(a: VerifyArgs) -> Status {
         }
         run.emit(&rec);
     }
-    if counts.1 == 0 && counts.2 == 0 && counts.3 == 0 && run.errors() == 0 {
+    if counts.1 == 0 && counts.2 == 0 && counts.3 == 0 && run.errors() == errors_before {
         let whole = if single {
             rels[0].as_path()
         } else {
@@ -243,5 +288,8 @@ pub fn run_verify(a: VerifyArgs) -> Status {
     } else {
         run.raise(Status::Differs);
     }
-    finish(run, counts)
+    total.0 += counts.0;
+    total.1 += counts.1;
+    total.2 += counts.2;
+    total.3 += counts.3;
 }

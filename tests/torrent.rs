@@ -130,6 +130,14 @@ fn verify(torrent: &Path, dir: &Path) -> (i32, Vec<Value>, String) {
     run_tool(&[OsStr::new("verify"), torrent.as_os_str(), dir.as_os_str()])
 }
 
+/// The records of `show` on torrent bytes.
+fn recs_first(bytes: &[u8]) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.torrent");
+    fs::write(&p, bytes).unwrap();
+    show(&p).1
+}
+
 fn show(torrent: &Path) -> (i32, Vec<Value>, String) {
     run_tool(&[OsStr::new("show"), torrent.as_os_str()])
 }
@@ -524,6 +532,22 @@ fn same_input_gives_the_same_bytes_and_a_rerun_writes_nothing() {
     // No creation date at all with --no-date.
     let (_, recs, _) = show(&f.torrent());
     assert_eq!(of_event(&recs, "metainfo")[0]["creation_date"], Value::Null);
+    // --private sets info.private = 1, which changes the info hash; peers see it.
+    let (code, recs, _) = f.create(&[&f.dir()], &["--no-date", "--private"]);
+    assert_eq!(code, 0);
+    assert_eq!(of_event(&recs, "torrent")[0]["written"], "replaced");
+    let (_, recs, _) = show(&f.torrent());
+    let m = of_event(&recs, "metainfo")[0];
+    assert_eq!(m["private"], true);
+    assert_ne!(
+        m["info_hash"],
+        of_event(&recs_first(&first), "metainfo")[0]["info_hash"]
+    );
+    if have_peer("transmission-show") {
+        let (_, text) = peer("transmission-show", &[f.torrent().as_os_str()]);
+        assert!(text.contains("Privacy: Private torrent"), "{text}");
+    }
+    fs::write(f.torrent(), &first).unwrap();
     // --dry-run reports the same hash and writes nothing.
     let out2 = f.base.join("dry-out");
     let o = rl("rl-torrent")

@@ -417,7 +417,12 @@ pub fn hash_pieces(
             open: None,
         };
         let mut out = Vec::with_capacity((end - first) as usize);
-        let mut buf = vec![0u8; (group * piece_length).max(READ_BYTES).min(total) as usize];
+        let buf_len = if piece_length > READ_BYTES {
+            READ_BYTES
+        } else {
+            group * piece_length
+        };
+        let mut buf = vec![0u8; buf_len.min(total) as usize];
         let mut p = first;
         while p < end && piece_length > READ_BYTES {
             // Large pieces: read and hash block by block.
@@ -924,13 +929,13 @@ mod tests {
     #[test]
     fn pieces_span_files_and_match_a_serial_hash() {
         let dir = tempfile::tempdir().unwrap();
-        let a: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let a: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
         let b: Vec<u8> = vec![];
-        let c: Vec<u8> = (0..100_001u32).map(|i| (i % 13) as u8).collect();
+        let c: Vec<u8> = (0..1_800_001u32).map(|i| (i % 13) as u8).collect();
         let srcs = sources(dir.path(), &[&a, &b, &c]);
         let all = [a.clone(), c.clone()].concat();
-        let pl = 16 * 1024;
-        for jobs in [1, 3] {
+        // Small pieces (several per read) and large ones (several reads per piece).
+        for (jobs, pl) in [(1, 16 * 1024), (3, 16 * 1024), (1, 1 << 20), (2, 1 << 20)] {
             let got = hash_pieces(
                 &srcs,
                 pl,

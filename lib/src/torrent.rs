@@ -26,8 +26,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use sha1::{Digest, Sha1};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::bencode::{self, Value};
 use crate::walk::{self, WalkOptions};
@@ -302,6 +303,9 @@ pub struct PieceError {
 /// SHA-1 of a piece.
 pub type PieceHash = [u8; 20];
 
+/// A piece's hash, or why it could not be read.
+pub type PieceResult = Result<PieceHash, PieceError>;
+
 struct Reader<'a> {
     files: &'a [Source],
     starts: &'a [u64],
@@ -483,21 +487,31 @@ pub fn hash_pieces(
         }
         out
     };
-    let run = || -> Vec<Result<PieceHash, PieceError>> {
-        tasks
-            .par_iter()
-            .with_max_len(1)
-            .map(work)
-            .flatten_iter()
-            .collect()
+    // Workers take the next run of pieces in content order, so together they move through the
+    // data as one advancing window (friendly to read-ahead and to disks), not from far-apart places.
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Option<Vec<PieceResult>>>> =
+        Mutex::new((0..tasks.len()).map(|_| None).collect());
+    let worker = || {
+        loop {
+            let t = next.fetch_add(1, AtomicOrdering::Relaxed);
+            let Some(task) = tasks.get(t) else { break };
+            let out = work(task);
+            done.lock().unwrap_or_else(|p| p.into_inner())[t] = Some(out);
+        }
     };
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs as usize)
-        .build()
-    {
-        Ok(pool) => pool.install(run),
-        Err(_) => run(),
-    }
+    let threads = (jobs as usize).min(tasks.len());
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(worker);
+        }
+        worker();
+    });
+    done.into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flat_map(|v| v.expect("every task ran"))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,10 @@
 //! * [`duration`] — human durations (`24h`, `90m`, `2d`) on the command line.
 //! * [`nofollow`] — descriptor-based walks and mode changes that never follow a symlink.
 //! * [`stagestate`] — the staging record of a release root (rl-bitflip).
+//! * [`bencode`] — the bencode encoding of `.torrent` files.
+//! * [`torrent`] — torrent metainfo: content selection, parallel piece hashing, reading, verifying.
 
+pub mod bencode;
 pub mod checksum;
 pub mod cli;
 pub mod duration;
@@ -22,6 +25,7 @@ pub mod nofollow;
 pub mod progress;
 pub mod record;
 pub mod stagestate;
+pub mod torrent;
 pub mod upstream;
 pub mod walk;
 

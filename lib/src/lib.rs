@@ -9,13 +9,19 @@
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
 //! * [`checksum`] — the CHECKSUM file format.
+//! * [`compose`] — the pungi compose layout: STATUS, productmd metadata, repository discovery.
+//! * [`release`] — release naming: revisions, common_X data, latest-link and image names.
+//! * [`treeinfo`] — `.treeinfo` files as ConfigParser reads and writes them, the variant edit.
 
 pub mod checksum;
 pub mod cli;
+pub mod compose;
 pub mod fsx;
 pub mod hash;
 pub mod progress;
 pub mod record;
+pub mod release;
+pub mod treeinfo;
 pub mod upstream;
 pub mod walk;
 

@@ -1,0 +1,176 @@
+//! `manifest`: `<iso>.manifest` exactly as the scripts make it,
+//! `xorriso -dev F --find | tail -n+2 | tr -d "'" | cut -c2- | sort`.
+//!
+//! xorriso lists the tree (`'.'`, `'./a b'`, a quote inside a name as `'"'"'`); the pipeline
+//! drops the first line, deletes every `'`, drops the first byte of each line (the `.`) and sorts.
+//! We run `xorriso -indev F -find` (the same listing without opening F for writing), apply the
+//! same byte transformations, and sort in C-locale byte order: the cron jobs that run the
+//! scripts have no LANG (POSIX locale), and C.UTF-8 sorts the same. A manual run under
+//! en_US.UTF-8 would have collated differently. The file is replaced atomically and only when
+//! its bytes change.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rl_core::fsx::{self, WriteOutcome};
+use rl_core::{Record, Run, Status};
+
+use crate::{TOOL, VERSION};
+
+/// The post-processing of the pipeline on xorriso's stdout.
+pub fn manifest_bytes(find_output: &[u8]) -> Vec<u8> {
+    let body = find_output.strip_suffix(b"\n").unwrap_or(find_output);
+    if body.is_empty() && find_output.is_empty() {
+        return Vec::new();
+    }
+    let mut lines: Vec<Vec<u8>> = body
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .map(|line| {
+            let mut l: Vec<u8> = line.iter().copied().filter(|&b| b != b'\'').collect();
+            if !l.is_empty() {
+                l.remove(0);
+            }
+            l
+        })
+        .collect();
+    lines.sort();
+    let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for l in lines {
+        out.extend_from_slice(&l);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Runs xorriso on one ISO and returns its `-find` listing.
+fn xorriso_find(iso: &Path) -> io::Result<Vec<u8>> {
+    let meta = fs::metadata(iso)?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    // An argument starting with '-' would be read as a command; an absolute path never is.
+    let abs = if iso.is_absolute() {
+        iso.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(iso)
+    };
+    let out = Command::new("xorriso")
+        .arg("-abort_on")
+        .arg("FAILURE")
+        .arg("-indev")
+        .arg(&abs)
+        .arg("-find")
+        .output()
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                io::Error::new(e.kind(), "xorriso is not installed")
+            } else {
+                e
+            }
+        })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let last = stderr
+            .lines()
+            .rfind(|l| l.contains("FAILURE") || l.contains("SORRY"))
+            .unwrap_or("xorriso failed");
+        return Err(io::Error::other(format!("xorriso: {}", last.trim())));
+    }
+    if stderr.contains("No ISO 9660 image") || stderr.contains("Media status : is blank") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not an ISO 9660 image",
+        ));
+    }
+    Ok(out.stdout)
+}
+
+fn manifest_path(iso: &Path) -> PathBuf {
+    let mut name = iso.file_name().unwrap_or_default().to_os_string();
+    name.push(".manifest");
+    iso.with_file_name(name)
+}
+
+pub fn manifest(isos: &[PathBuf], dry_run: bool) -> Status {
+    let run = Run::start(TOOL, VERSION);
+    let (mut written, mut unchanged) = (0u64, 0u64);
+    for iso in isos {
+        let (root, rel) = split(iso);
+        let listing = match xorriso_find(iso) {
+            Ok(l) => l,
+            Err(e) => {
+                run.error(&root, &rel, "list", &e);
+                continue;
+            }
+        };
+        let bytes = manifest_bytes(&listing);
+        let target = manifest_path(iso);
+        let entries = bytes.iter().filter(|&&b| b == b'\n').count();
+        let outcome = if dry_run {
+            match fs::read(&target) {
+                Ok(old) if old == bytes => "unchanged",
+                _ => "written",
+            }
+        } else {
+            match fsx::write_if_changed(&target, &bytes) {
+                Ok(WriteOutcome::Unchanged) => "unchanged",
+                Ok(_) => "written",
+                Err(e) => {
+                    run.error(&root, &manifest_path(&rel), "write", &e);
+                    continue;
+                }
+            }
+        };
+        if outcome == "unchanged" {
+            unchanged += 1;
+        } else {
+            written += 1;
+        }
+        let mut rec = Record::new("manifest")
+            .at(&root, &manifest_path(&rel))
+            .with_path("iso", &rel)
+            .with("entries", entries)
+            .with("size", bytes.len())
+            .with("outcome", outcome);
+        if dry_run {
+            rec = rec.with("dry_run", true);
+        }
+        run.emit(&rec);
+    }
+    run.finish(
+        Record::new("")
+            .with("written", written)
+            .with("unchanged", unchanged),
+    )
+}
+
+/// An argument as (absolute directory, file name).
+fn split(p: &Path) -> (PathBuf, PathBuf) {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = abs.file_name().map(PathBuf::from).unwrap_or_default();
+    (dir, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_post_processing() {
+        let out = b"'.'\n'./b'\n'./a b'\n'./it'\"'\"'s'\n'./A'\n";
+        assert_eq!(manifest_bytes(out), b"/A\n/a b\n/b\n/it\"\"s\n");
+        assert_eq!(manifest_bytes(b"'.'\n"), b"");
+        assert_eq!(manifest_bytes(b""), b"");
+    }
+}

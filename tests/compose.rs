@@ -1067,3 +1067,80 @@ fn treeinfo_edit_matches_configparser() {
         assert!(!d.join(".treeinfo-pristine").exists());
     }
 }
+
+#[test]
+fn images_follow_prepare() {
+    if !have_productmd() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let top = build_compose(dir.path());
+    productmd("write", &top.join("compose"));
+    let want: Value = serde_json::from_slice(&productmd("read", &top.join("compose"))).unwrap();
+    run_ok(&["prepare", s(&top), "--revision", REV]);
+    let recs = run_ok(&["images", s(&top)]);
+    let imgs = of_event(&recs, "image");
+    assert_eq!(imgs.len(), want["images"].as_array().unwrap().len());
+    for im in imgs {
+        assert_eq!(im["exists"], true, "{im}");
+        let listed = im["metadata_path"].as_str().unwrap();
+        let now = im["path"].as_str().unwrap();
+        assert_eq!(
+            Path::new(listed).file_name(),
+            Path::new(now).file_name(),
+            "{im}"
+        );
+        assert!(now.starts_with("isos/x86_64/") || now.starts_with("images/x86_64/"));
+        assert!(top.join("compose").join(now).is_file());
+    }
+}
+
+#[test]
+fn manifest_from_upstream_records() {
+    if !have_peer("xorriso") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let iso = make_iso(dir.path());
+    let root = s(dir.path());
+    let input = format!(
+        "{{\"event\":\"start\",\"tool\":\"rl-compose\",\"version\":\"0\",\"schema\":1}}\n\
+         {{\"event\":\"image\",\"root\":\"{root}\",\"path\":\"{}\"}}\n\
+         {{\"event\":\"image\",\"root\":\"{root}\",\"path\":\"disk.qcow2\"}}\n\
+         {{\"event\":\"error\",\"root\":\"{root}\",\"path\":\"x\",\"op\":\"read\",\"kind\":\"io.other\",\"message\":\"m\"}}\n\
+         {{\"event\":\"summary\",\"tool\":\"rl-compose\"}}\n",
+        iso.file_name().unwrap().to_str().unwrap()
+    );
+    let out = rl("rl-compose")
+        .args(["manifest", "-", "--pass"])
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recs = records(&out.stdout);
+    let events: Vec<&str> = recs.iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["start", "manifest", "image", "error", "summary"]);
+    assert_eq!(summary(&recs)["upstream_errors"], 1);
+    assert!(
+        dir.path()
+            .join("Rocky-9.7-x86_64-boot.iso.manifest")
+            .is_file()
+    );
+    // without --pass only our records and the upstream error remain
+    let out = rl("rl-compose")
+        .args(["manifest", "-"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    let recs = records(&out.stdout);
+    let events: Vec<&str> = recs.iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["start", "manifest", "error", "summary"]);
+    assert_eq!(of_event(&recs, "manifest")[0]["outcome"], "unchanged");
+    // garbage on stdin is an input error
+    let out = rl("rl-compose")
+        .args(["manifest", "-"])
+        .write_stdin("not json\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

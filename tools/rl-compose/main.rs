@@ -161,12 +161,19 @@ enum Cmd {
     /// Write <ISO>.manifest as `xorriso -dev F --find | tail -n+2 | tr -d "'" | cut -c2- | sort`
     /// (C-locale byte order), atomically, only when it changed.
     Manifest {
-        /// ISO files (symlinks are followed; the manifest is named after the link).
+        /// ISO files (symlinks are followed; the manifest is named after the link), or `-` to
+        /// take the `.iso` files of upstream records (e.g. `rl-compose images DIR --scan`).
         #[arg(required = true)]
         isos: Vec<PathBuf>,
         /// Print the records; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// With `-`: the upstream event whose files are taken.
+        #[arg(long, default_value = "image")]
+        event: String,
+        /// With `-`: pass the upstream records that are not taken through, unchanged.
+        #[arg(long)]
+        pass: bool,
     },
     /// Add a variant section to a BaseOS tree's .treeinfo (treeinfoModder/Kickstart) and keep
     /// the .treeinfo-pristine copy; idempotent.
@@ -225,7 +232,12 @@ fn main() -> ExitCode {
             dry_run,
             force,
         } => prepare::prepare(&dir, &revision, release, dry_run, force),
-        Cmd::Manifest { isos, dry_run } => manifest::manifest(&isos, dry_run),
+        Cmd::Manifest {
+            isos,
+            dry_run,
+            event,
+            pass,
+        } => manifest::manifest(&isos, dry_run, &event, pass),
         Cmd::Treeinfo {
             tree,
             add_variant,

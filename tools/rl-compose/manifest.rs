@@ -97,56 +97,98 @@ fn manifest_path(iso: &Path) -> PathBuf {
     iso.with_file_name(name)
 }
 
-pub fn manifest(isos: &[PathBuf], dry_run: bool) -> Status {
-    let run = Run::start(TOOL, VERSION);
-    let (mut written, mut unchanged) = (0u64, 0u64);
-    for iso in isos {
-        let (root, rel) = split(iso);
-        let listing = match xorriso_find(iso) {
-            Ok(l) => l,
+#[derive(Default)]
+struct Counts {
+    written: u64,
+    unchanged: u64,
+}
+
+/// Lists one ISO and writes its manifest; failures become error records.
+fn one(run: &Run, iso: &Path, dry_run: bool, counts: &mut Counts) {
+    let (root, rel) = split(iso);
+    let listing = match xorriso_find(iso) {
+        Ok(l) => l,
+        Err(e) => {
+            run.error(&root, &rel, "list", &e);
+            return;
+        }
+    };
+    let bytes = manifest_bytes(&listing);
+    let target = manifest_path(iso);
+    let entries = bytes.iter().filter(|&&b| b == b'\n').count();
+    let outcome = if dry_run {
+        match fs::read(&target) {
+            Ok(old) if old == bytes => "unchanged",
+            _ => "written",
+        }
+    } else {
+        match fsx::write_if_changed(&target, &bytes) {
+            Ok(WriteOutcome::Unchanged) => "unchanged",
+            Ok(_) => "written",
             Err(e) => {
-                run.error(&root, &rel, "list", &e);
+                run.error(&root, &manifest_path(&rel), "write", &e);
+                return;
+            }
+        }
+    };
+    if outcome == "unchanged" {
+        counts.unchanged += 1;
+    } else {
+        counts.written += 1;
+    }
+    let mut rec = Record::new("manifest")
+        .at(&root, &manifest_path(&rel))
+        .with_path("iso", &rel)
+        .with("entries", entries)
+        .with("size", bytes.len())
+        .with("outcome", outcome);
+    if dry_run {
+        rec = rec.with("dry_run", true);
+    }
+    run.emit(&rec);
+}
+
+/// `manifest ISO…`, or `manifest -` over upstream records: those of `event` whose file ends in
+/// `.iso` are taken, upstream errors passed through, others passed only with `pass`.
+pub fn manifest(isos: &[PathBuf], dry_run: bool, event: &str, pass: bool) -> Status {
+    let run = Run::start(TOOL, VERSION);
+    let mut counts = Counts::default();
+    for iso in isos {
+        if iso.as_os_str() != "-" {
+            one(&run, iso, dry_run, &mut counts);
+            continue;
+        }
+        for rec in rl_core::upstream::stdin_records() {
+            let rec = match rec {
+                Ok(r) => r,
+                Err(bad) => {
+                    run.error_general("read", "input", &bad.to_string());
+                    break;
+                }
+            };
+            if rec.is_framing() {
                 continue;
             }
-        };
-        let bytes = manifest_bytes(&listing);
-        let target = manifest_path(iso);
-        let entries = bytes.iter().filter(|&&b| b == b'\n').count();
-        let outcome = if dry_run {
-            match fs::read(&target) {
-                Ok(old) if old == bytes => "unchanged",
-                _ => "written",
+            if rec.event() == "error" {
+                run.pass_upstream_error(&rec.raw);
+                continue;
             }
-        } else {
-            match fsx::write_if_changed(&target, &bytes) {
-                Ok(WriteOutcome::Unchanged) => "unchanged",
-                Ok(_) => "written",
-                Err(e) => {
-                    run.error(&root, &manifest_path(&rel), "write", &e);
-                    continue;
-                }
+            let file = rec.full_path();
+            let is_iso = file
+                .as_ref()
+                .and_then(|f| f.file_name())
+                .is_some_and(|n| n.as_encoded_bytes().ends_with(b".iso"));
+            match file {
+                Some(f) if rec.event() == event && is_iso => one(&run, &f, dry_run, &mut counts),
+                _ if pass => run.pass(&rec.raw),
+                _ => {}
             }
-        };
-        if outcome == "unchanged" {
-            unchanged += 1;
-        } else {
-            written += 1;
         }
-        let mut rec = Record::new("manifest")
-            .at(&root, &manifest_path(&rel))
-            .with_path("iso", &rel)
-            .with("entries", entries)
-            .with("size", bytes.len())
-            .with("outcome", outcome);
-        if dry_run {
-            rec = rec.with("dry_run", true);
-        }
-        run.emit(&rec);
     }
     run.finish(
         Record::new("")
-            .with("written", written)
-            .with("unchanged", unchanged),
+            .with("written", counts.written)
+            .with("unchanged", counts.unchanged),
     )
 }
 

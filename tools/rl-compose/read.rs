@@ -340,6 +340,21 @@ fn guess_type(rel: &Path, name: &str, format: &str) -> String {
     }
 }
 
+/// Where `prepare` put an image images.json lists at `listed`: `isos/<arch>/`,
+/// `images/<arch>/` (vagrant boxes under their short name) or `live/<arch>/`.
+fn prepared_location(compose: &Path, arch: &str, listed: &Path) -> Option<PathBuf> {
+    let name = listed.file_name()?.to_str()?;
+    let short = rl_core::release::vagrant_short_name(name);
+    [
+        PathBuf::from("isos").join(arch).join(name),
+        PathBuf::from("images").join(arch).join(name),
+        PathBuf::from("images").join(arch).join(&short),
+        PathBuf::from("live").join(arch).join(name),
+    ]
+    .into_iter()
+    .find(|p| compose.join(p).is_file())
+}
+
 pub fn images(dir: &Path, force_scan: bool) -> Status {
     let run = Run::start(TOOL, VERSION);
     let Some(c) = open(&run, dir) else {
@@ -362,12 +377,20 @@ pub fn images(dir: &Path, force_scan: bool) -> Status {
         for (variant, arches) in &meta.payload.images {
             for (arch, list) in arches {
                 for im in list {
-                    let rel = PathBuf::from(&im.path);
-                    let exists = c.compose.join(&rel).exists();
+                    let listed = PathBuf::from(&im.path);
+                    let arch_name = im.arch.clone().unwrap_or_else(|| arch.clone());
+                    let (rel, exists, moved) = if c.compose.join(&listed).exists() {
+                        (listed.clone(), true, false)
+                    } else {
+                        match prepared_location(&c.compose, &arch_name, &listed) {
+                            Some(p) => (p, true, true),
+                            None => (listed.clone(), false, false),
+                        }
+                    };
                     let mut rec = Record::new("image")
                         .at(&c.compose, &rel)
                         .with("variant", variant.clone())
-                        .with("arch", im.arch.clone().unwrap_or_else(|| arch.clone()))
+                        .with("arch", arch_name.clone())
                         .with("type", opt(im.kind.clone()))
                         .with("format", opt(im.format.clone()))
                         .with("size", opt(im.size))
@@ -380,6 +403,9 @@ pub fn images(dir: &Path, force_scan: bool) -> Status {
                         rec = rec.with(algo, digest.clone());
                     }
                     rec = rec.with("exists", exists).with("source", "images.json");
+                    if moved {
+                        rec = rec.with_path("metadata_path", &listed);
+                    }
                     bytes += im.size.unwrap_or(0);
                     n += 1;
                     run.emit(&rec);

@@ -1144,3 +1144,29 @@ fn manifest_from_upstream_records() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn prepare_moves_odd_names() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let top = build_compose(dir.path());
+    let c = top.join("compose");
+    let bad = OsStr::from_bytes(b"bad\xff name.qcow2");
+    put(&c.join("images/x86_64/images").join(bad), "x");
+    put(
+        &c.join("BaseOS/x86_64/iso/with space\nand newline.txt"),
+        "x",
+    );
+    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    assert!(c.join("images/x86_64").join(bad).is_file());
+    assert!(!c.join("images/x86_64/images").exists());
+    assert!(c.join("isos/x86_64/with space\nand newline.txt").is_file());
+    assert!(
+        of_event(&recs, "move")
+            .iter()
+            .any(|r| r["path"]["bytes"].is_string())
+    );
+    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    assert_eq!(summary(&recs)["changed"], 0);
+}

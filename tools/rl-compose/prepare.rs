@@ -16,6 +16,7 @@
 //! instead of `ln -s` failing on re-runs, and the work stops at the first failure.
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::unix::fs::symlink;
@@ -91,7 +92,7 @@ impl Planner<'_> {
     }
 
     /// The entries of a directory (names sorted), our temporaries left out.
-    fn list(&self, rel: &Path) -> BTreeMap<String, Ent> {
+    fn list(&self, rel: &Path) -> BTreeMap<OsString, Ent> {
         let mut out = BTreeMap::new();
         let dir = self.abs(rel);
         let rd = match fs::read_dir(&dir) {
@@ -107,13 +108,6 @@ impl Planner<'_> {
             if fsx::is_temp_name(&name) {
                 continue;
             }
-            let Some(name) = name.to_str().map(str::to_owned) else {
-                self.run.warn(&format!(
-                    "{}: skipping a name that is not UTF-8",
-                    dir.display()
-                ));
-                continue;
-            };
             if let Some(ent) = lstat_ent(&entry.path()) {
                 out.insert(name, ent);
             }
@@ -137,8 +131,8 @@ impl Planner<'_> {
         &mut self,
         from_dir: &Path,
         to_dir: &Path,
-        present: &mut BTreeMap<String, Ent>,
-        delete: &dyn Fn(&str) -> bool,
+        present: &mut BTreeMap<OsString, Ent>,
+        delete: &dyn Fn(&OsStr) -> bool,
     ) -> bool {
         let mut all = true;
         for (name, ent) in self.list(from_dir) {
@@ -173,12 +167,12 @@ impl Planner<'_> {
     fn ensure_links(
         &mut self,
         dir: &Path,
-        present: &BTreeMap<String, Ent>,
+        present: &BTreeMap<OsString, Ent>,
         wanted: &BTreeMap<String, String>,
     ) {
         for (link, target) in wanted {
             let rel = dir.join(link);
-            match present.get(link) {
+            match present.get(OsStr::new(link)) {
                 None => self.actions.push(Action::Link {
                     path: rel,
                     target: target.into(),
@@ -215,14 +209,18 @@ impl Planner<'_> {
                     continue;
                 }
                 let entries = self.list(&src);
-                if !entries.keys().any(|n| n.ends_with(".iso")) {
+                if !entries
+                    .keys()
+                    .any(|n| n.as_encoded_bytes().ends_with(b".iso"))
+                {
                     continue;
                 }
                 let dated = format!("Rocky-{rev}-20");
                 let lh_or_beta = rel_type != ReleaseType::Stable && x != "BaseOS";
-                let is_dated = |n: &str| {
+                let is_dated = |n: &OsStr| {
                     lh_or_beta
-                        && n.strip_prefix(dated.as_str())
+                        && n.to_str()
+                            .and_then(|n| n.strip_prefix(dated.as_str()))
                             .and_then(|r| r.strip_suffix(".iso"))
                             .is_some_and(|mid| mid.contains(arch.as_str()))
                 };
@@ -233,7 +231,9 @@ impl Planner<'_> {
             }
             let mut wanted = BTreeMap::new();
             for (target, link) in release::iso_latest_links(rev, arch) {
-                if present.get(&target) == Some(&Ent::File) && !wanted.contains_key(&link) {
+                if present.get(OsStr::new(&target)) == Some(&Ent::File)
+                    && !wanted.contains_key(&link)
+                {
                     wanted.insert(link, target);
                 }
             }
@@ -250,11 +250,11 @@ impl Planner<'_> {
             let dir = PathBuf::from("images").join(&arch);
             let mut present = self.list(&dir);
             let nested = dir.join("images");
-            if present.get("images") == Some(&Ent::Dir) {
-                present.remove("images");
+            if present.get(OsStr::new("images")) == Some(&Ent::Dir) {
+                present.remove(OsStr::new("images"));
                 self.flatten(&nested, &dir, &mut present, &|n| n == "CHECKSUM");
-                if present.get("CHECKSUM") == Some(&Ent::File) {
-                    present.remove("CHECKSUM");
+                if present.get(OsStr::new("CHECKSUM")) == Some(&Ent::File) {
+                    present.remove(OsStr::new("CHECKSUM"));
                     self.actions.push(Action::Delete(dir.join("CHECKSUM")));
                 }
             }
@@ -262,14 +262,14 @@ impl Planner<'_> {
             let names: Vec<String> = present
                 .iter()
                 .filter(|(_, e)| **e == Ent::File)
-                .map(|(n, _)| n.clone())
+                .filter_map(|(n, _)| n.to_str().map(str::to_owned))
                 .collect();
             for name in names {
                 let short = release::vagrant_short_name(&name);
                 if short == name {
                     continue;
                 }
-                if present.contains_key(&short) {
+                if present.contains_key(OsStr::new(&short)) {
                     let msg = format!("{short} already exists; {name} not renamed");
                     self.conflict(&dir.join(&name), "rename", &msg);
                     continue;
@@ -278,17 +278,18 @@ impl Planner<'_> {
                     from: dir.join(&name),
                     to: dir.join(&short),
                 });
-                present.remove(&name);
-                present.insert(short, Ent::File);
+                present.remove(OsStr::new(&name));
+                present.insert(short.into(), Ent::File);
             }
             let mut wanted = BTreeMap::new();
             for (name, e) in &present {
+                let Some(name) = name.to_str() else { continue };
                 if *e != Ent::File || release::is_side_file(name) {
                     continue;
                 }
                 let link = release::image_latest_name(name, rev);
-                if link != *name && !wanted.contains_key(&link) {
-                    wanted.insert(link, name.clone());
+                if link != name && !wanted.contains_key(&link) {
+                    wanted.insert(link, name.to_owned());
                 }
             }
             self.ensure_links(&dir, &present, &wanted);
@@ -302,22 +303,23 @@ impl Planner<'_> {
             }
             let dir = PathBuf::from("live").join(&arch);
             let mut present = self.list(&dir);
-            if present.get("iso") == Some(&Ent::Dir) {
-                present.remove("iso");
+            if present.get(OsStr::new("iso")) == Some(&Ent::Dir) {
+                present.remove(OsStr::new("iso"));
                 self.flatten(&dir.join("iso"), &dir, &mut present, &|n| n == "CHECKSUM");
-                if present.get("CHECKSUM") == Some(&Ent::File) {
-                    present.remove("CHECKSUM");
+                if present.get(OsStr::new("CHECKSUM")) == Some(&Ent::File) {
+                    present.remove(OsStr::new("CHECKSUM"));
                     self.actions.push(Action::Delete(dir.join("CHECKSUM")));
                 }
             }
             let mut wanted = BTreeMap::new();
             for (name, e) in &present {
+                let Some(name) = name.to_str() else { continue };
                 if *e != Ent::File || !name.ends_with(".iso") {
                     continue;
                 }
                 let link = release::live_latest_name(name, rev);
-                if link != *name && !wanted.contains_key(&link) {
-                    wanted.insert(link, name.clone());
+                if link != name && !wanted.contains_key(&link) {
+                    wanted.insert(link, name.to_owned());
                 }
             }
             self.ensure_links(&dir, &present, &wanted);
@@ -503,6 +505,9 @@ pub fn prepare(dir: &Path, revision: &str, release: Release, dry_run: bool, forc
         .collect();
     for x in release::ISO_TYPES {
         for (arch, e) in planner.list(Path::new(x)) {
+            let Ok(arch) = arch.into_string() else {
+                continue;
+            };
             if e == Ent::Dir
                 && planner.is_real_dir(&Path::new(x).join(&arch).join("iso"))
                 && !arches.contains(&arch)

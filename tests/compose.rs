@@ -1170,3 +1170,16 @@ fn prepare_moves_odd_names() {
     let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
     assert_eq!(summary(&recs)["changed"], 0);
 }
+
+#[test]
+fn prepare_leaves_an_extras_compose_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().join("Extras-9-20251124.0");
+    fs::create_dir_all(top.join("compose/extras/x86_64/os/repodata")).unwrap();
+    fs::create_dir_all(top.join("compose/plus/x86_64/os/repodata")).unwrap();
+    put(&top.join("STATUS"), "FINISHED\n");
+    let before = snapshot(&top);
+    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    assert_eq!(summary(&recs)["changed"], 0);
+    assert_eq!(snapshot(&top), before);
+}

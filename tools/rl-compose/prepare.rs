@@ -3,7 +3,7 @@
 //! nothing to do and `--dry-run` prints exactly what a real run would do.
 //!
 //! Steps (reference §1.1 step 2–3, §1.2 steps 1–4), all under `compose/`:
-//! 1. `mkdir isos/<arch>`; for BaseOS and Minimal, when `<V>/<arch>/iso/` holds an `.iso`, move
+//! 1. (Rocky composes: those with BaseOS or Minimal) `mkdir isos/<arch>`; for BaseOS and Minimal, when `<V>/<arch>/iso/` holds an `.iso`, move
 //!    everything in it to `isos/<arch>/` and remove the empty `iso/` (lh/beta first delete the
 //!    dated `Rocky-<REV>-20*<arch>*.iso` of non-BaseOS variants); then the ISO latest links.
 //! 2. `images/<arch>/images/*` → `images/<arch>/` (the old CHECKSUM deleted), vagrant boxes
@@ -516,7 +516,16 @@ pub fn prepare(dir: &Path, revision: &str, release: Release, dry_run: bool, forc
             }
         }
     }
-    let minimal_ok = planner.isos(&arches, &rev, release.to_type());
+    // The ISO step belongs to the Rocky compose only (Extras and Rocky-devel have neither
+    // BaseOS nor Minimal, and the scripts do not make isos/ there).
+    let has_iso_variants = release::ISO_TYPES
+        .iter()
+        .any(|x| planner.is_real_dir(Path::new(x)));
+    let minimal_ok = if has_iso_variants {
+        planner.isos(&arches, &rev, release.to_type())
+    } else {
+        true
+    };
     planner.images(&rev);
     planner.live(&rev);
     planner.nonrepo(minimal_ok);

@@ -888,6 +888,15 @@ fn manifest_equals_the_xorriso_pipeline() {
             .file_type()
             .is_symlink()
     );
+    // --collate locale sorts like the pipeline in the caller's locale
+    let out = rl("rl-compose")
+        .env("LC_ALL", "C.UTF-8")
+        .args(["manifest", s(&iso), "--collate", "locale", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recs = records(&out.stdout);
+    assert_eq!(of_event(&recs, "manifest")[0]["outcome"], "unchanged");
     // second run: unchanged, same bytes, same mtime
     let mtime = fs::metadata(dir.path().join("Rocky-9.7-x86_64-boot.iso.manifest"))
         .unwrap()

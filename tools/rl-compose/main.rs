@@ -168,6 +168,11 @@ enum Cmd {
         /// Print the records; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Line order: `c` is byte order (`LC_ALL=C sort`, the cron jobs' POSIX locale);
+        /// `locale` runs the system `sort` in the caller's locale, as an interactive run of the
+        /// script would.
+        #[arg(long, value_enum, default_value = "c")]
+        collate: manifest::Collate,
         /// With `-`: the upstream event whose files are taken.
         #[arg(long, default_value = "image")]
         event: String,
@@ -235,9 +240,10 @@ fn main() -> ExitCode {
         Cmd::Manifest {
             isos,
             dry_run,
+            collate,
             event,
             pass,
-        } => manifest::manifest(&isos, dry_run, &event, pass),
+        } => manifest::manifest(&isos, dry_run, collate, &event, pass),
         Cmd::Treeinfo {
             tree,
             add_variant,

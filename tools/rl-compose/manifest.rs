@@ -19,7 +19,16 @@ use rl_core::{Record, Run, Status};
 
 use crate::{TOOL, VERSION};
 
-/// The post-processing of the pipeline on xorriso's stdout.
+/// How the manifest lines are sorted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Collate {
+    /// Byte order, as `LC_ALL=C sort` (and C.UTF-8) sorts.
+    C,
+    /// Whatever `sort` does in the caller's locale (runs the system `sort`).
+    Locale,
+}
+
+/// The post-processing of the pipeline on xorriso's stdout (C-locale sort).
 pub fn manifest_bytes(find_output: &[u8]) -> Vec<u8> {
     let body = find_output.strip_suffix(b"\n").unwrap_or(find_output);
     if body.is_empty() && find_output.is_empty() {
@@ -104,7 +113,28 @@ struct Counts {
 }
 
 /// Lists one ISO and writes its manifest; failures become error records.
-fn one(run: &Run, iso: &Path, dry_run: bool, counts: &mut Counts) {
+/// Sorts the lines with the system `sort` in the inherited locale.
+fn locale_sort(bytes: &[u8]) -> io::Result<Vec<u8>> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("sort")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = bytes.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output()?;
+    writer
+        .join()
+        .map_err(|_| io::Error::other("sort writer panicked"))??;
+    if !out.status.success() {
+        return Err(io::Error::other("sort failed"));
+    }
+    Ok(out.stdout)
+}
+
+fn one(run: &Run, iso: &Path, dry_run: bool, collate: Collate, counts: &mut Counts) {
     let (root, rel) = split(iso);
     let listing = match xorriso_find(iso) {
         Ok(l) => l,
@@ -113,7 +143,16 @@ fn one(run: &Run, iso: &Path, dry_run: bool, counts: &mut Counts) {
             return;
         }
     };
-    let bytes = manifest_bytes(&listing);
+    let mut bytes = manifest_bytes(&listing);
+    if collate == Collate::Locale {
+        bytes = match locale_sort(&bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                run.error(&root, &rel, "sort", &e);
+                return;
+            }
+        };
+    }
     let target = manifest_path(iso);
     let entries = bytes.iter().filter(|&&b| b == b'\n').count();
     let outcome = if dry_run {
@@ -150,12 +189,18 @@ fn one(run: &Run, iso: &Path, dry_run: bool, counts: &mut Counts) {
 
 /// `manifest ISO…`, or `manifest -` over upstream records: those of `event` whose file ends in
 /// `.iso` are taken, upstream errors passed through, others passed only with `pass`.
-pub fn manifest(isos: &[PathBuf], dry_run: bool, event: &str, pass: bool) -> Status {
+pub fn manifest(
+    isos: &[PathBuf],
+    dry_run: bool,
+    collate: Collate,
+    event: &str,
+    pass: bool,
+) -> Status {
     let run = Run::start(TOOL, VERSION);
     let mut counts = Counts::default();
     for iso in isos {
         if iso.as_os_str() != "-" {
-            one(&run, iso, dry_run, &mut counts);
+            one(&run, iso, dry_run, collate, &mut counts);
             continue;
         }
         for rec in rl_core::upstream::stdin_records() {
@@ -179,7 +224,9 @@ pub fn manifest(isos: &[PathBuf], dry_run: bool, event: &str, pass: bool) -> Sta
                 .and_then(|f| f.file_name())
                 .is_some_and(|n| n.as_encoded_bytes().ends_with(b".iso"));
             match file {
-                Some(f) if rec.event() == event && is_iso => one(&run, &f, dry_run, &mut counts),
+                Some(f) if rec.event() == event && is_iso => {
+                    one(&run, &f, dry_run, collate, &mut counts)
+                }
                 _ if pass => run.pass(&rec.raw),
                 _ => {}
             }

@@ -457,14 +457,24 @@ pub fn classify(rel: &Path) -> Option<Repo> {
 }
 
 /// Every directory named `repodata` under `compose/` (not following symlinks, like `find`),
-/// as repositories sorted by path. `metadata/` is skipped.
+/// as repositories sorted by path. `metadata/` is skipped, and so are the insides of
+/// `Packages/` and `repodata/` directories (package files only, never a repository; skipping
+/// them makes the scan several times faster than `find` on a real compose).
 pub fn scan_repos(compose_dir: &Path) -> io::Result<Vec<Repo>> {
     let mut out = Vec::new();
     let walker = walkdir::WalkDir::new(compose_dir)
         .follow_links(false)
-        .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == "metadata"));
+        .filter_entry(|e| {
+            let name = e.file_name();
+            !(e.depth() == 1 && name == "metadata")
+                && !(e.depth() >= 1
+                    && e.file_type().is_dir()
+                    && e.path()
+                        .parent()
+                        .and_then(Path::file_name)
+                        .is_some_and(|p| p == "Packages" || p == "repodata"))
+        });
     for entry in walker {
         let entry = entry.map_err(io::Error::other)?;
         if entry.file_type().is_dir() && entry.file_name() == "repodata" && entry.depth() >= 2 {

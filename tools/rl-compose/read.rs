@@ -417,11 +417,16 @@ pub fn images(dir: &Path, force_scan: bool) -> Status {
     if !force_scan {
         run.warn("no metadata/images.json; listing images by scanning the tree");
     }
+    // Package and repodata directories hold no images: not descended into.
     let walker = walkdir::WalkDir::new(&c.compose)
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == "metadata"));
+        .filter_entry(|e| {
+            !(e.depth() == 1 && e.file_name() == "metadata")
+                && !(e.file_type().is_dir()
+                    && (e.file_name() == "Packages" || e.file_name() == "repodata"))
+        });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,

@@ -456,6 +456,20 @@ pub fn classify(rel: &Path) -> Option<Repo> {
     })
 }
 
+/// Whether the repository scan looks at an entry: not `metadata/`, nothing inside a
+/// subdirectory of `Packages/` or `repodata/`.
+fn descend(e: &walkdir::DirEntry) -> bool {
+    if e.depth() == 1 && e.file_name() == "metadata" {
+        return false;
+    }
+    let in_packages = e
+        .path()
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|p| p == "Packages" || p == "repodata");
+    !(e.depth() >= 2 && e.file_type().is_dir() && in_packages)
+}
+
 /// Every directory named `repodata` under `compose/` (not following symlinks, like `find`),
 /// as repositories sorted by path. `metadata/` is skipped, and so are the insides of
 /// `Packages/` and `repodata/` directories (package files only, never a repository; skipping
@@ -465,16 +479,7 @@ pub fn scan_repos(compose_dir: &Path) -> io::Result<Vec<Repo>> {
     let walker = walkdir::WalkDir::new(compose_dir)
         .follow_links(false)
         .into_iter()
-        .filter_entry(|e| {
-            let name = e.file_name();
-            !(e.depth() == 1 && name == "metadata")
-                && !(e.depth() >= 1
-                    && e.file_type().is_dir()
-                    && e.path()
-                        .parent()
-                        .and_then(Path::file_name)
-                        .is_some_and(|p| p == "Packages" || p == "repodata"))
-        });
+        .filter_entry(descend);
     for entry in walker {
         let entry = entry.map_err(io::Error::other)?;
         if entry.file_type().is_dir() && entry.file_name() == "repodata" && entry.depth() >= 2 {

@@ -703,6 +703,8 @@ fn prepare_twice_is_a_no_op() {
         let name = "Rocky-9.7-KDE-x86_64-20251124.1.iso";
         let want = sed(&live_sed, name);
         assert_eq!(want, "Rocky-9-KDE-x86_64-latest.iso");
+        // main's older expression agrees on the published names
+        assert_eq!(sed(r"s/9\.7/9/g ; s/[0-9]+\.[0-9]+/latest/g", name), want);
         assert_eq!(link(&format!("live/x86_64/{want}")), Path::new(name));
         let out = Command::new("sh")
             .arg("-c")

@@ -213,6 +213,10 @@ impl Planner<'_> {
                     .keys()
                     .any(|n| n.as_encoded_bytes().ends_with(b".iso"))
                 {
+                    // the script's `test -d iso && rmdir iso` succeeds only when it is empty
+                    if entries.is_empty() {
+                        self.actions.push(Action::Rmdir(src));
+                    }
                     continue;
                 }
                 let dated = format!("Rocky-{rev}-20");

@@ -82,7 +82,8 @@ enum Cmd {
         /// Major version (RLVER), e.g. 9.
         #[arg(long)]
         major: u32,
-        /// Release line (RLREL): picks COMPOSE_APPEND (lh: -LookAhead, beta: -beta for 9, -BETA otherwise).
+        /// Release line (RLREL): picks COMPOSE_APPEND (lh: -LookAhead, beta: -beta for 9, -BETA
+        /// otherwise, as common_X; note the beta sync script itself hard-codes -BETA).
         #[arg(long, value_enum, default_value = "stable")]
         release: Release,
         /// Compose name (SHORT): Rocky, Extras, Rocky-devel, SIG-<name>.

@@ -1194,3 +1194,28 @@ fn prepare_leaves_an_extras_compose_alone() {
     assert_eq!(summary(&recs)["changed"], 0);
     assert_eq!(snapshot(&top), before);
 }
+
+#[test]
+fn unreadable_metadata_and_root_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = rl("rl-compose")
+        .args(["prepare", "/", "--revision", REV])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a pungi compose"));
+    let out = rl("rl-compose").args(["manifest", "/"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    if is_root() {
+        return; // root reads files whatever their mode
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let top = build_compose(dir.path());
+    let ci = top.join("compose/metadata/composeinfo.json");
+    put(&ci, "{}");
+    fs::set_permissions(&ci, fs::Permissions::from_mode(0o000)).unwrap();
+    let out = rl("rl-compose").args(["info", s(&top)]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let recs = records(&out.stdout);
+    assert_eq!(of_event(&recs, "error")[0]["kind"], "io.permission_denied");
+}

@@ -14,18 +14,24 @@
 //! * [`stagestate`] — the staging record of a release root (rl-bitflip).
 //! * [`bencode`] — the bencode encoding of `.torrent` files.
 //! * [`torrent`] — torrent metainfo: content selection, parallel piece hashing, reading, verifying.
+//! * [`compose`] — the pungi compose layout: STATUS, productmd metadata, repository discovery.
+//! * [`release`] — release naming: revisions, common_X data, latest-link and image names.
+//! * [`treeinfo`] — `.treeinfo` files as ConfigParser reads and writes them, the variant edit.
 
 pub mod bencode;
 pub mod checksum;
 pub mod cli;
+pub mod compose;
 pub mod duration;
 pub mod fsx;
 pub mod hash;
 pub mod nofollow;
 pub mod progress;
 pub mod record;
+pub mod release;
 pub mod stagestate;
 pub mod torrent;
+pub mod treeinfo;
 pub mod upstream;
 pub mod walk;
 

@@ -9,9 +9,11 @@
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
 //! * [`checksum`] — the CHECKSUM file format.
+//! * [`filelist`] — the mirror file lists (`fullfiletimelist-*`, `fullfilelist`).
 
 pub mod checksum;
 pub mod cli;
+pub mod filelist;
 pub mod fsx;
 pub mod hash;
 pub mod progress;

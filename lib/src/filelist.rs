@@ -269,7 +269,7 @@ fn scan_dir(
         .filter(|e| {
             let name = e.file_name();
             let name = name.as_bytes();
-            !(top && opts.skip_top.contains(name)) && !always_skipped(name, opts.skip_temp)
+            !(always_skipped(name, opts.skip_temp) || top && opts.skip_top.contains(name))
         })
         .collect();
     let stats: Vec<Stat> = if entries.len() >= PARALLEL_MIN {
@@ -484,6 +484,9 @@ pub fn write_trailer(out: &mut dyn Write, algos: &[Algo], sums: &[FileSums]) -> 
     out.write_all(b"\n[End]\n")
 }
 
+/// One `[Checksums ALGO]` section: the algorithm and its `(hexdigest, path)` rows.
+pub type ChecksumSection = (String, Vec<(String, Vec<u8>)>);
+
 /// A parsed fullfiletimelist.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct List {
@@ -491,7 +494,7 @@ pub struct List {
     pub version: String,
     pub files: Vec<Entry>,
     /// `(ALGO, [(hexdigest, path)])` in file order.
-    pub checksums: Vec<(String, Vec<(String, Vec<u8>)>)>,
+    pub checksums: Vec<ChecksumSection>,
     /// Whether `[End]` is one of the last two lines (quick-fedora-mirror's completeness test).
     pub complete: bool,
 }

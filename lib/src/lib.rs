@@ -5,6 +5,7 @@
 //! * [`upstream`] — reading upstream records from stdin.
 //! * [`walk`] — tree walking with relative paths.
 //! * [`fsx`] — atomic file replacement.
+//! * [`lock`] — whole-run lock files (flock).
 //! * [`hash`] — streaming SHA-256 / SHA-1, parallel over files.
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod filelist;
 pub mod fsx;
 pub mod hash;
+pub mod lock;
 pub mod progress;
 pub mod record;
 pub mod upstream;

@@ -1,0 +1,232 @@
+//! Writing a list file: bytes go to a temporary beside the target while they are compared with
+//! the current file; at the end the temporary is renamed over the target only if the bytes
+//! differ, so an unchanged list keeps its mtime and a reader never sees a half-written list.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use rl_core::fsx::{self, AtomicFile, WriteOutcome};
+
+/// Compares a stream of bytes with an existing file.
+struct Comparator {
+    existing: Option<BufReader<File>>,
+    same: bool,
+    buf: Vec<u8>,
+}
+
+impl Comparator {
+    fn new(target: &Path) -> io::Result<Self> {
+        let existing = match fs::symlink_metadata(target) {
+            Ok(m) if m.is_file() => Some(BufReader::with_capacity(1 << 16, File::open(target)?)),
+            Ok(m) if m.is_dir() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    "a directory is in the way of the list to write",
+                ));
+            }
+            Ok(_) => None,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let same = existing.is_some();
+        Ok(Comparator {
+            existing,
+            same,
+            buf: Vec::new(),
+        })
+    }
+
+    fn feed(&mut self, data: &[u8]) -> io::Result<()> {
+        if !self.same {
+            return Ok(());
+        }
+        let Some(r) = self.existing.as_mut() else {
+            return Ok(());
+        };
+        self.buf.resize(data.len(), 0);
+        let mut got = 0;
+        while got < data.len() {
+            let n = r.read(&mut self.buf[got..])?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        if got < data.len() || self.buf[..got] != *data {
+            self.same = false;
+        }
+        Ok(())
+    }
+
+    /// Whether every byte matched and the existing file has no more.
+    fn finish(mut self) -> io::Result<bool> {
+        if !self.same {
+            return Ok(false);
+        }
+        let Some(r) = self.existing.as_mut() else {
+            return Ok(false);
+        };
+        let mut one = [0u8; 1];
+        Ok(r.read(&mut one)? == 0)
+    }
+
+    fn existed(&self) -> bool {
+        self.existing.is_some()
+    }
+}
+
+/// A list being written to `target`.
+pub struct ListOutput {
+    target: PathBuf,
+    cmp: Comparator,
+    file: Option<AtomicFile>,
+    /// Kept in memory only in dry-run mode (for alias comparison).
+    pub memory: Option<Vec<u8>>,
+    pub bytes: u64,
+}
+
+impl ListOutput {
+    /// Starts a list. In dry-run mode nothing is created on disk.
+    pub fn create(target: &Path, dry_run: bool) -> io::Result<Self> {
+        let cmp = Comparator::new(target)?;
+        let (file, memory) = if dry_run {
+            (None, Some(Vec::new()))
+        } else {
+            let f = AtomicFile::create(target)?;
+            f.set_permissions(0o644)?;
+            (Some(f), None)
+        };
+        Ok(ListOutput {
+            target: target.to_path_buf(),
+            cmp,
+            file,
+            memory,
+            bytes: 0,
+        })
+    }
+
+    /// Renames the new list into place if it differs from the current one; with `backup`, the
+    /// current one is first kept under that name (atomically). Without `commit` (an error
+    /// happened) the temporary is removed and nothing changes.
+    pub fn finish(self, backup: Option<&Path>, commit: bool) -> io::Result<WriteOutcome> {
+        let existed = self.cmp.existed();
+        let same = self.cmp.finish()?;
+        let outcome = if same {
+            WriteOutcome::Unchanged
+        } else if existed {
+            WriteOutcome::Replaced
+        } else {
+            WriteOutcome::Created
+        };
+        // Without a commit, dropping `file` removes the temporary.
+        if let Some(file) = self.file
+            && commit
+            && outcome != WriteOutcome::Unchanged
+        {
+            if let (Some(b), true) = (backup, existed) {
+                keep_old(&self.target, b)?;
+            }
+            file.commit()?;
+        }
+        Ok(outcome)
+    }
+}
+
+impl Write for ListOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.cmp.feed(buf)?;
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(buf)?;
+        }
+        if let Some(m) = self.memory.as_mut() {
+            m.extend_from_slice(buf);
+        }
+        self.bytes += buf.len() as u64;
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Makes `old` a copy of `current` atomically: a hard link under a temporary name renamed over
+/// `old` (a plain copy where hard links are not possible).
+fn keep_old(current: &Path, old: &Path) -> io::Result<()> {
+    let tmp = fsx::temp_path_for(old);
+    if fs::hard_link(current, &tmp).is_err() {
+        fs::copy(current, &tmp)?;
+    }
+    match fs::rename(&tmp, old) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Removes temporaries a killed run left beside `target` (the caller holds the lock, so no
+/// other run is writing them).
+pub fn remove_stale_temps(target: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let mut prefix = b".".to_vec();
+    prefix.extend_from_slice(name.as_bytes());
+    prefix.extend_from_slice(fsx::TEMP_MARKER.as_bytes());
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        if n.as_bytes().starts_with(&prefix) && fsx::is_temp_name(&n) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchanged_is_left_alone_and_changed_keeps_old() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("list");
+        let old = d.path().join("list-old");
+        let mut o = ListOutput::create(&t, false).unwrap();
+        o.write_all(b"one").unwrap();
+        assert_eq!(o.finish(Some(&old), true).unwrap(), WriteOutcome::Created);
+        assert!(!old.exists());
+        let mut o = ListOutput::create(&t, false).unwrap();
+        o.write_all(b"one").unwrap();
+        assert_eq!(o.finish(Some(&old), true).unwrap(), WriteOutcome::Unchanged);
+        let mut o = ListOutput::create(&t, false).unwrap();
+        o.write_all(b"on").unwrap();
+        assert_eq!(o.finish(Some(&old), true).unwrap(), WriteOutcome::Replaced);
+        assert_eq!(fs::read(&t).unwrap(), b"on");
+        assert_eq!(fs::read(&old).unwrap(), b"one");
+        // An uncommitted (failed) write leaves everything as it was.
+        let mut o = ListOutput::create(&t, false).unwrap();
+        o.write_all(b"half").unwrap();
+        assert_eq!(o.finish(Some(&old), false).unwrap(), WriteOutcome::Replaced);
+        assert_eq!(fs::read(&t).unwrap(), b"on");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("list");
+        let stale = fsx::temp_path_for(&t);
+        fs::write(&stale, "half").unwrap();
+        fs::write(d.path().join("other"), "").unwrap();
+        remove_stale_temps(&t);
+        assert!(!stale.exists());
+        assert!(d.path().join("other").exists());
+    }
+}

@@ -48,6 +48,13 @@ pub enum Cmd {
     /// Write fullfiletimelist-NAME, its -old copy, its aliases and fullfilelist for one or
     /// more roots, in parallel, under one lock; a list whose bytes would not change is left
     /// untouched.
+    ///
+    /// Every file is written to a temporary name and renamed into place. A time list never
+    /// lists the files this run writes (like create-filelist -s, extended to the lists of
+    /// roots nested inside it), so an unchanged tree gives byte-identical lists. fullfilelist
+    /// is `find .` (nothing filtered but rl-tools' temporaries), so it names itself from the
+    /// second run on, as `find . > fullfilelist` does. A scan that could not read everything
+    /// replaces nothing.
     #[command(after_long_help = after_help())]
     Write(WriteArgs),
     /// Compare two file lists, or a list and a live tree: added, removed and changed entries
@@ -114,7 +121,7 @@ pub struct WriteArgs {
     /// Repeatable; roots are listed in parallel.
     #[arg(long = "root", value_name = "DIR:NAME[:ALIASES]", required = true)]
     pub roots: Vec<String>,
-    /// Lock file held for the whole run (as `flock -x`)
+    /// Lock file held for the whole run, as `flock -x` [default: $TMPDIR/rl-filelist.lock]
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
     /// Fail (exit 3) instead of waiting when another run holds the lock

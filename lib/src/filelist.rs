@@ -110,7 +110,13 @@ impl Entry {
     /// Writes the line, newline included.
     pub fn write_line(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut line = Vec::with_capacity(self.path.len() + 32);
-        line.extend_from_slice(self.modtime.to_string().as_bytes());
+        self.append_line(&mut line);
+        out.write_all(&line)
+    }
+
+    /// Appends the line, newline included, to `line`.
+    pub fn append_line(&self, line: &mut Vec<u8>) {
+        push_decimal(line, self.modtime.unsigned_abs(), self.modtime < 0);
         line.push(b'\t');
         line.push(self.kind.letter());
         match self.marker {
@@ -119,17 +125,33 @@ impl Entry {
             Marker::Restricted => line.push(b'*'),
         }
         line.push(b'\t');
-        line.extend_from_slice(self.size.to_string().as_bytes());
+        push_decimal(line, self.size, false);
         line.push(b'\t');
         line.extend_from_slice(&self.path);
         line.push(b'\n');
-        out.write_all(&line)
     }
 
     /// The path as a `Path`.
     pub fn rel_path(&self) -> &Path {
         Path::new(OsStr::from_bytes(&self.path))
     }
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut n: u64, negative: bool) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// `int(max(st_mtime, st_ctime))` as Python computes it (truncation toward zero).
@@ -659,6 +681,7 @@ pub fn write_list(
     let mut w = Written::default();
     write_header(out)?;
     let mut io_err: Option<io::Error> = None;
+    let mut line = Vec::with_capacity(256);
     let sums = scan(root, opts, &mut |ev| {
         if io_err.is_some() {
             return;
@@ -666,7 +689,9 @@ pub fn write_list(
         match ev {
             Event::Entry(e) => {
                 w.entries += 1;
-                if let Err(x) = e.write_line(out) {
+                line.clear();
+                e.append_line(&mut line);
+                if let Err(x) = out.write_all(&line) {
                     io_err = Some(x);
                     return;
                 }
@@ -824,6 +849,26 @@ mod tests {
         let cut = parse(b"[Version]\n2\n\n[Files]\n1\tf\t1\ta b\n").unwrap();
         assert!(!cut.complete);
         assert_eq!(cut.files[0].path, b"a b");
+    }
+
+    #[test]
+    fn lines_format_numbers_like_python() {
+        let mut e = Entry {
+            modtime: 0,
+            kind: Kind::Dir,
+            marker: Marker::Unreadable,
+            size: 4096,
+            path: b"a b".to_vec(),
+        };
+        let mut out = Vec::new();
+        e.write_line(&mut out).unwrap();
+        assert_eq!(out, b"0\td-\t4096\ta b\n");
+        e.modtime = -12;
+        e.marker = Marker::Restricted;
+        e.size = u64::MAX;
+        out.clear();
+        e.write_line(&mut out).unwrap();
+        assert_eq!(out, b"-12\td*\t18446744073709551615\ta b\n");
     }
 
     #[test]

@@ -493,6 +493,16 @@ fn write_several_roots_old_copies_and_unchanged_reruns() {
         fs::read(cat.join("fullfiletimelist-rocky-linux")).unwrap(),
         fs::read(cat.join("fullfiletimelist-rocky")).unwrap()
     );
+    // One run after a change settles every list, nested roots included (inner roots are
+    // written before the outer root lists their directories).
+    let (code, recs, _) = write_run(&lock, &roots, &[]);
+    assert_eq!(code, 0);
+    assert!(
+        of_event(&recs, "list")
+            .iter()
+            .all(|r| r["outcome"] == "unchanged"),
+        "{recs:?}"
+    );
     // No temporaries are left anywhere.
     let left = sh("find . -name '*.rl-tmp.*'", d.path());
     assert!(left.is_empty(), "{}", String::from_utf8_lossy(&left));

@@ -8,15 +8,28 @@ use std::path::{Path, PathBuf};
 
 use rl_core::fsx::{self, AtomicFile, WriteOutcome};
 
-/// Compares a stream of bytes with an existing file.
-struct Comparator {
+/// A list being written to `target`.
+///
+/// While the new bytes equal the current file's, nothing is written anywhere: an unchanged list
+/// creates no temporary, so the directory holding it keeps its mtime too (an outer root's list
+/// names that directory). At the first difference the temporary is created, the identical prefix
+/// copied into it from the current file, and writing goes on there.
+pub struct ListOutput {
+    target: PathBuf,
     existing: Option<BufReader<File>>,
-    same: bool,
-    buf: Vec<u8>,
+    existed: bool,
+    matched: u64,
+    dry_run: bool,
+    file: Option<AtomicFile>,
+    cmp_buf: Vec<u8>,
+    /// Kept in memory only in dry-run mode (for alias comparison).
+    pub memory: Option<Vec<u8>>,
+    pub bytes: u64,
 }
 
-impl Comparator {
-    fn new(target: &Path) -> io::Result<Self> {
+impl ListOutput {
+    /// Starts a list. In dry-run mode nothing is created on disk.
+    pub fn create(target: &Path, dry_run: bool) -> io::Result<Self> {
         let existing = match fs::symlink_metadata(target) {
             Ok(m) if m.is_file() => Some(BufReader::with_capacity(1 << 16, File::open(target)?)),
             Ok(m) if m.is_dir() => {
@@ -29,102 +42,69 @@ impl Comparator {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let same = existing.is_some();
-        Ok(Comparator {
-            existing,
-            same,
-            buf: Vec::new(),
-        })
-    }
-
-    fn feed(&mut self, data: &[u8]) -> io::Result<()> {
-        if !self.same {
-            return Ok(());
-        }
-        let Some(r) = self.existing.as_mut() else {
-            return Ok(());
-        };
-        self.buf.resize(data.len(), 0);
-        let mut got = 0;
-        while got < data.len() {
-            let n = r.read(&mut self.buf[got..])?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        if got < data.len() || self.buf[..got] != *data {
-            self.same = false;
-        }
-        Ok(())
-    }
-
-    /// Whether every byte matched and the existing file has no more.
-    fn finish(mut self) -> io::Result<bool> {
-        if !self.same {
-            return Ok(false);
-        }
-        let Some(r) = self.existing.as_mut() else {
-            return Ok(false);
-        };
-        let mut one = [0u8; 1];
-        Ok(r.read(&mut one)? == 0)
-    }
-
-    fn existed(&self) -> bool {
-        self.existing.is_some()
-    }
-}
-
-/// A list being written to `target`.
-pub struct ListOutput {
-    target: PathBuf,
-    cmp: Comparator,
-    file: Option<AtomicFile>,
-    /// Kept in memory only in dry-run mode (for alias comparison).
-    pub memory: Option<Vec<u8>>,
-    pub bytes: u64,
-}
-
-impl ListOutput {
-    /// Starts a list. In dry-run mode nothing is created on disk.
-    pub fn create(target: &Path, dry_run: bool) -> io::Result<Self> {
-        let cmp = Comparator::new(target)?;
-        let (file, memory) = if dry_run {
-            (None, Some(Vec::new()))
-        } else {
-            let f = AtomicFile::create(target)?;
-            f.set_permissions(0o644)?;
-            (Some(f), None)
-        };
-        Ok(ListOutput {
+        let mut out = ListOutput {
             target: target.to_path_buf(),
-            cmp,
-            file,
-            memory,
+            existed: existing.is_some(),
+            existing,
+            matched: 0,
+            dry_run,
+            file: None,
+            cmp_buf: Vec::new(),
+            memory: dry_run.then(Vec::new),
             bytes: 0,
-        })
+        };
+        if !out.existed {
+            out.diverge()?;
+        }
+        Ok(out)
+    }
+
+    /// Leaves comparison mode: creates the temporary and copies the identical prefix into it.
+    fn diverge(&mut self) -> io::Result<()> {
+        self.existing = None;
+        if self.dry_run || self.file.is_some() {
+            return Ok(());
+        }
+        let mut f = AtomicFile::create(&self.target)?;
+        f.set_permissions(0o644)?;
+        if self.matched > 0 {
+            let mut cur = File::open(&self.target)?.take(self.matched);
+            let copied = io::copy(&mut cur, &mut f)?;
+            if copied != self.matched {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the current list shrank while it was compared",
+                ));
+            }
+        }
+        self.file = Some(f);
+        Ok(())
     }
 
     /// Renames the new list into place if it differs from the current one; with `backup`, the
     /// current one is first kept under that name (atomically). Without `commit` (an error
     /// happened) the temporary is removed and nothing changes.
-    pub fn finish(self, backup: Option<&Path>, commit: bool) -> io::Result<WriteOutcome> {
-        let existed = self.cmp.existed();
-        let same = self.cmp.finish()?;
-        let outcome = if same {
-            WriteOutcome::Unchanged
-        } else if existed {
+    pub fn finish(mut self, backup: Option<&Path>, commit: bool) -> io::Result<WriteOutcome> {
+        if let Some(r) = self.existing.as_mut() {
+            let mut one = [0u8; 1];
+            if r.read(&mut one)? == 0 {
+                return Ok(WriteOutcome::Unchanged);
+            }
+            // The new list is a prefix of the current one.
+            if commit {
+                self.diverge()?;
+            }
+        }
+        let outcome = if self.existed {
             WriteOutcome::Replaced
         } else {
             WriteOutcome::Created
         };
         // Without a commit, dropping `file` removes the temporary.
-        if let Some(file) = self.file
+        if let Some(file) = self.file.take()
             && commit
-            && outcome != WriteOutcome::Unchanged
         {
-            if let (Some(b), true) = (backup, existed) {
+            if let (Some(b), true) = (backup, self.existed) {
                 keep_old(&self.target, b)?;
             }
             file.commit()?;
@@ -138,15 +118,32 @@ impl Write for ListOutput {
         self.write_all(buf)?;
         Ok(buf.len())
     }
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.cmp.feed(buf)?;
-        if let Some(f) = self.file.as_mut() {
-            f.write_all(buf)?;
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(r) = self.existing.as_mut() {
+            self.cmp_buf.resize(data.len(), 0);
+            let mut got = 0;
+            while got < data.len() {
+                let n = r.read(&mut self.cmp_buf[got..])?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            if got == data.len() && self.cmp_buf[..got] == *data {
+                self.matched += data.len() as u64;
+            } else {
+                self.diverge()?;
+            }
+        }
+        if self.existing.is_none()
+            && let Some(f) = self.file.as_mut()
+        {
+            f.write_all(data)?;
         }
         if let Some(m) = self.memory.as_mut() {
-            m.extend_from_slice(buf);
+            m.extend_from_slice(data);
         }
-        self.bytes += buf.len() as u64;
+        self.bytes += data.len() as u64;
         Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -216,6 +213,41 @@ mod tests {
         assert_eq!(o.finish(Some(&old), false).unwrap(), WriteOutcome::Replaced);
         assert_eq!(fs::read(&t).unwrap(), b"on");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn no_temporary_while_bytes_match_and_divergence_keeps_the_prefix() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("list");
+        fs::write(&t, b"abcdef").unwrap();
+        let mut o = ListOutput::create(&t, false).unwrap();
+        o.write_all(b"abc").unwrap();
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temporary yet"
+        );
+        o.write_all(b"XYZ").unwrap();
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+        assert_eq!(o.finish(None, true).unwrap(), WriteOutcome::Replaced);
+        assert_eq!(fs::read(&t).unwrap(), b"abcXYZ");
+        // The new list is a prefix of the current one: replaced, not unchanged.
+        let mut o = ListOutput::create(&t, false).unwrap();
+        o.write_all(b"abc").unwrap();
+        assert_eq!(o.finish(None, true).unwrap(), WriteOutcome::Replaced);
+        assert_eq!(fs::read(&t).unwrap(), b"abc");
+        // Longer than the current one.
+        let mut o = ListOutput::create(&t, false).unwrap();
+        o.write_all(b"abc").unwrap();
+        o.write_all(b"d").unwrap();
+        assert_eq!(o.finish(None, true).unwrap(), WriteOutcome::Replaced);
+        assert_eq!(fs::read(&t).unwrap(), b"abcd");
+        // Dry run: outcomes only.
+        let mut o = ListOutput::create(&t, true).unwrap();
+        o.write_all(b"zz").unwrap();
+        assert_eq!(o.finish(None, true).unwrap(), WriteOutcome::Replaced);
+        assert_eq!(fs::read(&t).unwrap(), b"abcd");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -101,6 +101,23 @@ fn skips_for(
     (top, deep)
 }
 
+/// Groups root indices into waves: each wave holds the roots none of whose nested roots is still
+/// to run.
+fn waves(roots: &[Root]) -> Vec<Vec<usize>> {
+    let inside =
+        |inner: &Root, outer: &Root| inner.dir != outer.dir && inner.dir.starts_with(&outer.dir);
+    let mut left: Vec<usize> = (0..roots.len()).collect();
+    let mut out = Vec::new();
+    while !left.is_empty() {
+        let (ready, rest): (Vec<usize>, Vec<usize>) = left
+            .iter()
+            .partition(|&&i| !left.iter().any(|&j| inside(&roots[j], &roots[i])));
+        out.push(ready);
+        left = rest;
+    }
+    out
+}
+
 /// Runs `write`.
 pub fn run(a: WriteArgs) -> Status {
     let mut roots = Vec::new();
@@ -159,32 +176,30 @@ pub fn run(a: WriteArgs) -> Status {
     let algos = a.checksum_sections.algos();
     let totals = std::sync::Mutex::new(Totals::default());
 
-    // Phase 1: the time lists (and their copies), every root in parallel.
-    std::thread::scope(|s| {
-        for root in &roots {
-            let (skip_top, skip_paths) = skips_for(root, &roots, fullfile);
-            let opts = ScanOptions {
-                skip_top,
-                skip_paths,
-                checksum_names: checksum_names.clone(),
-                skip_temp: true,
-            };
-            let (run, totals, a) = (&run, &totals, &a);
-            s.spawn(move || {
-                let t = time_lists(run, root, &opts, algos, a);
-                totals.lock().unwrap_or_else(|p| p.into_inner()).add(&t);
-            });
-        }
-    });
-    // Phase 2: fullfilelist, innermost roots first, so an outer root lists the final names of
-    // the inner roots' lists.
-    if fullfile {
-        let mut order: Vec<&Root> = roots.iter().collect();
-        order.sort_by_key(|r| std::cmp::Reverse(r.dir.components().count()));
-        for root in order {
-            let t = find_list(&run, root, a.dry_run);
-            totals.lock().unwrap_or_else(|p| p.into_inner()).add(&t);
-        }
+    // Roots run in waves: a root starts once every root nested inside it is done, so its list
+    // sees the final state of their directories (their lists, and those directories' mtimes);
+    // roots that do not nest run in parallel.
+    for wave in waves(&roots) {
+        std::thread::scope(|s| {
+            for &i in &wave {
+                let root = &roots[i];
+                let (skip_top, skip_paths) = skips_for(root, &roots, fullfile);
+                let opts = ScanOptions {
+                    skip_top,
+                    skip_paths,
+                    checksum_names: checksum_names.clone(),
+                    skip_temp: true,
+                };
+                let (run, totals, a) = (&run, &totals, &a);
+                s.spawn(move || {
+                    let mut t = time_lists(run, root, &opts, algos, a);
+                    if fullfile {
+                        t.add(&find_list(run, root, a.dry_run));
+                    }
+                    totals.lock().unwrap_or_else(|p| p.into_inner()).add(&t);
+                });
+            }
+        });
     }
     let t = totals.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut summary = Record::new("")
@@ -453,5 +468,11 @@ mod tests {
         let (top, deep) = skips_for(&inner, &all, true);
         assert!(top.contains(b"fullfiletimelist-rocky-old".as_slice()));
         assert!(deep.is_empty());
+        let sig = parse_root(&format!("{}/mirror:sig", d.path().display())).unwrap();
+        assert_eq!(
+            waves(&[outer.clone(), inner.clone(), sig.clone()]),
+            [vec![1], vec![2], vec![0]]
+        );
+        assert_eq!(waves(&[inner, outer]), [vec![0], vec![1]]);
     }
 }

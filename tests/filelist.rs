@@ -333,6 +333,15 @@ fn awkward_tree(r: &Path) {
     fs::create_dir(r.join("empty")).unwrap();
 }
 
+/// A directory big enough that GNU find sorts it by inode (on ext4 and most local filesystems).
+fn big_directory(r: &Path) {
+    let big = r.join("big");
+    fs::create_dir(&big).unwrap();
+    for i in 0..10_050u64 {
+        fs::write(big.join(format!("f{}", (i * 7919) % 100_003)), "").unwrap();
+    }
+}
+
 #[test]
 fn fullfilelist_matches_real_find() {
     if !have_peer("find") {
@@ -342,6 +351,7 @@ fn fullfilelist_matches_real_find() {
     let r = d.path().join("pub");
     fs::create_dir(&r).unwrap();
     awkward_tree(&r);
+    big_directory(&r);
     let spec = format!(
         "{}:rocky:fullfiletimelist,fullfiletimelist-rocky-linux",
         r.display()

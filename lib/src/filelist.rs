@@ -392,6 +392,8 @@ fn inode_sort_useful(dir: &Path) -> bool {
     const LUSTRE: i64 = 0x0BD0_0BD0;
     match nix::sys::statfs::statfs(dir) {
         Ok(st) => {
+            // The field's C type differs between targets (`long`, `unsigned int`, …).
+            #[allow(clippy::unnecessary_cast)]
             let t = st.filesystem_type().0 as i64;
             ![NFS, TMPFS, CIFS, LUSTRE].contains(&t)
         }

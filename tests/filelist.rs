@@ -576,24 +576,66 @@ fn missing_or_unreadable_input_is_an_error_not_a_panic() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
-    if is_root() {
-        return; // root reads any directory
+    // Root reads any directory: as root, run the tool as uid/gid 65534 through setpriv
+    // (util-linux), so the permission check is real; otherwise run it as ourselves.
+    if is_root() && !have_peer("setpriv") {
+        return;
     }
     let d = tempfile::tempdir().unwrap();
+    chmod(d.path(), 0o777);
+    // A copy of the binary the other user can surely run (the build tree may be private).
+    let bin = d.path().join("rl-filelist");
+    fs::copy(bin_path("rl-filelist"), &bin).unwrap();
+    chmod(&bin, 0o755);
+    let as_user = |args: &[&OsStr]| -> std::process::Output {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        cmd.args(args).output().unwrap()
+    };
     let r = d.path().join("pub");
     fs::create_dir_all(r.join("closed/x")).unwrap();
+    chmod(&r, 0o777);
     let lock = d.path().join("lock");
     let spec = format!("{}:t", r.display());
-    let (code, _, _) = write_run(&lock, std::slice::from_ref(&spec), &[]);
-    assert_eq!(code, 0);
+    let args = [
+        OsStr::new("write"),
+        OsStr::new("--lock"),
+        lock.as_os_str(),
+        OsStr::new("--root"),
+        OsStr::new(&spec),
+    ];
+    let out = as_user(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let before = fs::read(r.join("fullfiletimelist-t")).unwrap();
-    // Group-readable (so listed and entered) but not enterable by us.
+    let before_find = fs::read(r.join("fullfilelist")).unwrap();
+    // Group-readable (so listed and entered) but not enterable by the tool's user.
     chmod(&r.join("closed"), 0o040);
-    let (code, recs, _) = write_run(&lock, &[spec], &[]);
+    let out = as_user(&args);
+    let stdout_mode = as_user(&[OsStr::new("-d"), r.as_os_str()]);
     chmod(&r.join("closed"), 0o755);
-    assert_eq!(code, 2);
-    assert!(!of_event(&recs, "error").is_empty());
+    assert_eq!(out.status.code(), Some(2));
+    let recs = records(&out.stdout);
+    let errors = of_event(&recs, "error");
+    assert!(!errors.is_empty());
+    assert_eq!(errors[0]["path"], "closed");
+    assert_eq!(errors[0]["kind"], "io.permission_denied");
     assert_eq!(fs::read(r.join("fullfiletimelist-t")).unwrap(), before);
+    assert_eq!(fs::read(r.join("fullfilelist")).unwrap(), before_find);
+    // create-filelist mode: the list still goes to stdout (the original would crash), exit 2.
+    assert_eq!(stdout_mode.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&stdout_mode.stderr).contains("closed: Permission denied"));
+    assert!(stdout_mode.stdout.ends_with(b"[End]\n"));
 }
 
 #[test]

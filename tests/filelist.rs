@@ -908,3 +908,28 @@ fn diff_reports_added_removed_changed() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn write_chowns_the_lists_it_writes() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path().join("pub");
+    fs::create_dir_all(r.join("a")).unwrap();
+    let spec = format!("{}:x:fullfiletimelist", r.display());
+    let lock = d.path().join("lock");
+    let bad = rl("rl-filelist")
+        .args(["write", "--chown", "ftpsync", "--root", &spec])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty());
+    if !is_root() {
+        return; // only root may give files away
+    }
+    let (code, _, err) = write_run(&lock, &[spec], &["--chown", "10004:10005"]);
+    assert_eq!(code, 0, "{err}");
+    for name in ["fullfiletimelist-x", "fullfiletimelist", "fullfilelist"] {
+        let m = fs::metadata(r.join(name)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (10004, 10005), "{name}");
+        assert_eq!(m.mode() & 0o777, 0o644, "{name}");
+    }
+}

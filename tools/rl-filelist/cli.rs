@@ -142,9 +142,25 @@ pub struct WriteArgs {
     /// Checksum sections to write
     #[arg(long, value_enum, default_value = "all")]
     pub checksum_sections: Sections,
+    /// Give every list this run writes this numeric owner, as the scripts'
+    /// `chown 10004:10005` (needs the privilege to chown)
+    #[arg(long, value_name = "UID:GID", value_parser = parse_owner)]
+    pub chown: Option<(u32, u32)>,
     /// Report what would be written; change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Parses `UID:GID` (numbers).
+pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
+    let (u, g) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected UID:GID, e.g. 10004:10005"))?;
+    let num = |x: &str| {
+        x.parse::<u32>()
+            .map_err(|_| format!("{x:?} is not a numeric id (UID:GID, e.g. 10004:10005)"))
+    };
+    Ok((num(u)?, num(g)?))
 }
 
 #[derive(Args)]

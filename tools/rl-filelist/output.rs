@@ -20,6 +20,7 @@ pub struct ListOutput {
     existed: bool,
     matched: u64,
     dry_run: bool,
+    owner: Option<(u32, u32)>,
     file: Option<AtomicFile>,
     cmp_buf: Vec<u8>,
     /// Kept in memory only in dry-run mode (for alias comparison).
@@ -30,6 +31,15 @@ pub struct ListOutput {
 impl ListOutput {
     /// Starts a list. In dry-run mode nothing is created on disk.
     pub fn create(target: &Path, dry_run: bool) -> io::Result<Self> {
+        Self::create_owned(target, dry_run, None)
+    }
+
+    /// Starts a list whose new file gets the owner `uid:gid` (`chown` before the rename).
+    pub fn create_owned(
+        target: &Path,
+        dry_run: bool,
+        owner: Option<(u32, u32)>,
+    ) -> io::Result<Self> {
         let existing = match fs::symlink_metadata(target) {
             Ok(m) if m.is_file() => Some(BufReader::with_capacity(1 << 16, File::open(target)?)),
             Ok(m) if m.is_dir() => {
@@ -48,6 +58,7 @@ impl ListOutput {
             existing,
             matched: 0,
             dry_run,
+            owner,
             file: None,
             cmp_buf: Vec::new(),
             memory: dry_run.then(Vec::new),
@@ -67,6 +78,9 @@ impl ListOutput {
         }
         let mut f = AtomicFile::create(&self.target)?;
         f.set_permissions(0o644)?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(f.temp_path(), Some(uid), Some(gid))?;
+        }
         if self.matched > 0 {
             let mut cur = File::open(&self.target)?.take(self.matched);
             let copied = io::copy(&mut cur, &mut f)?;

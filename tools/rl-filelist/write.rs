@@ -194,7 +194,7 @@ pub fn run(a: WriteArgs) -> Status {
                 s.spawn(move || {
                     let mut t = time_lists(run, root, &opts, algos, a);
                     if fullfile {
-                        t.add(&find_list(run, root, a.dry_run));
+                        t.add(&find_list(run, root, a.dry_run, a.chown));
                     }
                     totals.lock().unwrap_or_else(|p| p.into_inner()).add(&t);
                 });
@@ -279,7 +279,7 @@ fn time_lists(
         remove_stale_temps(&old);
         remove_stale_temps(&root.dir.join(FULLFILELIST));
     }
-    let mut out = match ListOutput::create(&target, a.dry_run) {
+    let mut out = match ListOutput::create_owned(&target, a.dry_run, a.chown) {
         Ok(o) => o,
         Err(e) => {
             run.error(&root.dir, Path::new(&name), "write", &e);
@@ -337,7 +337,7 @@ fn time_lists(
     }
     for al in &root.aliases {
         let alias = root.dir.join(al);
-        let res = ListOutput::create(&alias, a.dry_run).and_then(|mut o| {
+        let res = ListOutput::create_owned(&alias, a.dry_run, a.chown).and_then(|mut o| {
             match &memory {
                 Some(m) => o.write_all(m)?,
                 None => copy_into(&target, &mut o)?,
@@ -371,10 +371,10 @@ fn copy_into(src: &Path, out: &mut ListOutput) -> io::Result<()> {
 }
 
 /// Writes fullfilelist as `find .` does.
-fn find_list(run: &Run, root: &Root, dry_run: bool) -> Totals {
+fn find_list(run: &Run, root: &Root, dry_run: bool, owner: Option<(u32, u32)>) -> Totals {
     let mut t = Totals::default();
     let target = root.dir.join(FULLFILELIST);
-    let mut out = match ListOutput::create(&target, dry_run) {
+    let mut out = match ListOutput::create_owned(&target, dry_run, owner) {
         Ok(o) => o,
         Err(e) => {
             run.error(&root.dir, Path::new(FULLFILELIST), "write", &e);

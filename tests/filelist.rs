@@ -933,3 +933,31 @@ fn write_chowns_the_lists_it_writes() {
         assert_eq!(m.mode() & 0o777, 0o644, "{name}");
     }
 }
+
+#[test]
+fn strict_names_refuses_lists_consumers_cannot_parse() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path().join("pub");
+    fs::create_dir(&r).unwrap();
+    fs::write(r.join("fine name"), "").unwrap();
+    let spec = format!("{}:x", r.display());
+    let lock = d.path().join("lock");
+    let (code, _, _) = write_run(&lock, std::slice::from_ref(&spec), &["--strict-names"]);
+    assert_eq!(code, 0);
+    let before = fs::read(r.join("fullfiletimelist-x")).unwrap();
+    fs::write(r.join(OsStr::from_bytes(b"bad\xffname")), "").unwrap();
+    let (code, recs, _) = write_run(&lock, std::slice::from_ref(&spec), &["--strict-names"]);
+    assert_eq!(code, 2);
+    assert_eq!(of_event(&recs, "error")[0]["kind"], "io.invalid_data");
+    assert_eq!(fs::read(r.join("fullfiletimelist-x")).unwrap(), before);
+    // create-filelist mode: same check, exit 2; without the flag the raw bytes are listed.
+    let out = rl("rl-filelist")
+        .arg("--strict-names")
+        .current_dir(&r)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = rl("rl-filelist").current_dir(&r).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.windows(8).any(|w| w == b"bad\xffname"));
+}

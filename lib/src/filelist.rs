@@ -205,6 +205,9 @@ pub struct ScanOptions {
     pub checksum_names: HashSet<Vec<u8>>,
     /// Skip our own temporary files (`.NAME.rl-tmp.*`).
     pub skip_temp: bool,
+    /// Report paths that consumers cannot parse (not UTF-8, or holding a tab or newline) as
+    /// errors ([`write_list`]).
+    pub strict_names: bool,
 }
 
 impl Default for ScanOptions {
@@ -214,6 +217,7 @@ impl Default for ScanOptions {
             skip_paths: HashSet::new(),
             checksum_names: HashSet::new(),
             skip_temp: true,
+            strict_names: false,
         }
     }
 }
@@ -691,6 +695,12 @@ pub fn parse(bytes: &[u8]) -> Result<List, ParseError> {
     Ok(list)
 }
 
+/// Whether every consumer can parse a path: UTF-8 (scan-primary-mirror aborts otherwise) and no
+/// tab or newline (every consumer splits on them).
+pub fn parseable_name(path: &[u8]) -> bool {
+    std::str::from_utf8(path).is_ok() && !path.iter().any(|&b| b == b'\t' || b == b'\n')
+}
+
 /// The result of [`write_list`].
 #[derive(Debug, Default)]
 pub struct Written {
@@ -725,6 +735,15 @@ pub fn write_list(
         match ev {
             Event::Entry(e) => {
                 w.entries += 1;
+                if opts.strict_names && !parseable_name(&e.path) {
+                    w.errors.push((
+                        e.path.clone(),
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "name is not UTF-8 or holds a tab or newline; list consumers cannot parse it",
+                        ),
+                    ));
+                }
                 line.clear();
                 e.append_line(&mut line);
                 if let Err(x) = out.write_all(&line) {
@@ -782,7 +801,7 @@ mod tests {
     fn list_of(root: &Path, opts: &ScanOptions, algos: &[Algo]) -> (String, Written) {
         let mut out = Vec::new();
         let w = write_list(root, opts, algos, &mut out, None, &mut |_| {}).unwrap();
-        (String::from_utf8(out).unwrap(), w)
+        (String::from_utf8_lossy(&out).into_owned(), w)
     }
 
     fn mt(p: &Path) -> i64 {
@@ -860,6 +879,24 @@ mod tests {
         assert_eq!(parsed.checksums.len(), 4);
         assert_eq!(parsed.checksums[3].0, "SHA512");
         assert_eq!(parsed.checksums[0].1[0].1, b"pub/repodata/repomd.xml");
+    }
+
+    #[test]
+    fn strict_names_flags_what_consumers_cannot_parse() {
+        assert!(parseable_name(b"a b/c"));
+        assert!(!parseable_name(b"a\tb"));
+        assert!(!parseable_name(b"a\nb"));
+        assert!(!parseable_name(b"bad\xff"));
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join(OsStr::from_bytes(b"bad\xff")), "").unwrap();
+        let opts = ScanOptions {
+            strict_names: true,
+            ..ScanOptions::default()
+        };
+        let (_, w) = list_of(d.path(), &opts, &SHA1_ONLY);
+        assert_eq!(w.errors.len(), 1);
+        let (_, w) = list_of(d.path(), &ScanOptions::default(), &SHA1_ONLY);
+        assert!(w.errors.is_empty());
     }
 
     #[test]

@@ -111,6 +111,10 @@ pub struct Compat {
     /// Checksum sections to write
     #[arg(long, value_enum, default_value = "all")]
     pub checksum_sections: Sections,
+    /// Treat a name that is not UTF-8 or holds a tab or newline as an error (MirrorManager's
+    /// scan-primary-mirror aborts on such a list)
+    #[arg(long)]
+    pub strict_names: bool,
 }
 
 #[derive(Args)]
@@ -142,6 +146,10 @@ pub struct WriteArgs {
     /// Checksum sections to write
     #[arg(long, value_enum, default_value = "all")]
     pub checksum_sections: Sections,
+    /// Refuse to replace a list with a name that is not UTF-8 or holds a tab or newline
+    /// (MirrorManager's scan-primary-mirror aborts on such a list)
+    #[arg(long)]
+    pub strict_names: bool,
     /// Give every list this run writes this numeric owner, as the scripts'
     /// `chown 10004:10005` (needs the privilege to chown)
     #[arg(long, value_name = "UID:GID", value_parser = parse_owner)]

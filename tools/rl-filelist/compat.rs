@@ -90,6 +90,7 @@ pub fn scan_options(a: &Compat) -> ScanOptions {
     ScanOptions {
         skip_top,
         checksum_names,
+        strict_names: a.strict_names,
         ..ScanOptions::default()
     }
 }

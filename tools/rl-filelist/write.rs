@@ -189,6 +189,7 @@ pub fn run(a: WriteArgs) -> Status {
                     skip_paths,
                     checksum_names: checksum_names.clone(),
                     skip_temp: true,
+                    strict_names: a.strict_names,
                 };
                 let (run, totals, a) = (&run, &totals, &a);
                 s.spawn(move || {

@@ -5,6 +5,7 @@
 //! * [`upstream`] — reading upstream records from stdin.
 //! * [`walk`] — tree walking with relative paths.
 //! * [`fsx`] — atomic file replacement.
+//! * [`lock`] — whole-run lock files (flock).
 //! * [`hash`] — streaming SHA-256 / SHA-1, parallel over files.
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
@@ -17,14 +18,17 @@
 //! * [`compose`] — the pungi compose layout: STATUS, productmd metadata, repository discovery.
 //! * [`release`] — release naming: revisions, common_X data, latest-link and image names.
 //! * [`treeinfo`] — `.treeinfo` files as ConfigParser reads and writes them, the variant edit.
+//! * [`filelist`] — the mirror file lists (`fullfiletimelist-*`, `fullfilelist`).
 
 pub mod bencode;
 pub mod checksum;
 pub mod cli;
 pub mod compose;
 pub mod duration;
+pub mod filelist;
 pub mod fsx;
 pub mod hash;
+pub mod lock;
 pub mod nofollow;
 pub mod progress;
 pub mod record;

@@ -1,17 +1,23 @@
-//! rl-filelist: Write the mirror file lists (fullfilelist, fullfiletimelist-*). Not implemented yet; see the issue tracker.
+//! rl-filelist: writes the mirror file lists (fullfiletimelist-*, fullfilelist),
+//! byte-compatible with create-filelist and `find .`, atomically, and compares lists.
+
+mod cli;
+mod compat;
+mod diff;
+mod output;
+mod write;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-/// Write the mirror file lists (fullfilelist, fullfiletimelist-*).
-#[derive(Parser)]
-#[command(name = "rl-filelist", version, after_long_help = rl_core::cli::EXIT_STATUS)]
-struct Args {}
-
 fn main() -> ExitCode {
-    rl_core::cli::maybe_generate_man(Args::command);
-    let _args = Args::parse();
-    eprintln!("rl-filelist: not implemented yet");
-    ExitCode::from(rl_core::Status::Error.code())
+    rl_core::cli::maybe_generate_man(cli::Cli::command);
+    let args = cli::Cli::parse();
+    let status = match args.cmd {
+        None => compat::run(args.compat),
+        Some(cli::Cmd::Write(w)) => write::run(w),
+        Some(cli::Cmd::Diff(d)) => diff::run(d),
+    };
+    status.into()
 }

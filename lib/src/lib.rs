@@ -9,13 +9,19 @@
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
 //! * [`checksum`] — the CHECKSUM file format.
+//! * [`repodata`] — RPM repository metadata (repomd.xml, primary, filelists; any compression).
+//! * [`rpmvercmp`] — RPM version comparison and versioned-dependency matching.
+//! * [`closure`] — repository dependency closure (provides index, rich dependencies, dnf's rules).
 
 pub mod checksum;
 pub mod cli;
+pub mod closure;
 pub mod fsx;
 pub mod hash;
 pub mod progress;
 pub mod record;
+pub mod repodata;
+pub mod rpmvercmp;
 pub mod upstream;
 pub mod walk;
 

@@ -1,17 +1,30 @@
-//! rl-compose: Read, gate and prepare a pungi compose. Not implemented yet; see the issue tracker.
+//! rl-compose: read, gate and prepare a pungi compose. This branch carries the `closure`
+//! subcommand (repository dependency closure, as `dnf repoclosure`).
+
+mod closure;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Read, gate and prepare a pungi compose.
 #[derive(Parser)]
 #[command(name = "rl-compose", version, after_long_help = rl_core::cli::EXIT_STATUS)]
-struct Args {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check that every requirement in a set of repositories is provided (dnf repoclosure).
+    Closure(closure::ClosureArgs),
+}
 
 fn main() -> ExitCode {
-    rl_core::cli::maybe_generate_man(Args::command);
-    let _args = Args::parse();
-    eprintln!("rl-compose: not implemented yet");
-    ExitCode::from(rl_core::Status::Error.code())
+    rl_core::cli::maybe_generate_man(Cli::command);
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Closure(args) => closure::run(args).into(),
+    }
 }

@@ -1,0 +1,869 @@
+//! Repository dependency closure: which packages have a requirement that nothing in a set of
+//! repositories provides. The answer is the one `dnf repoclosure` gives, because the rules are
+//! dnf's (dnf-plugins-core `repoclosure.py` on top of libsolv):
+//!
+//! * Every package of every repository is *available* to satisfy requirements; with `newest`
+//!   only the highest EVR per (name, arch) in each repository is (and only those are checked);
+//!   with `best` only the highest EVR per (name, arch) across all repositories is available.
+//! * Packages whose architecture the base architecture cannot install (an aarch64 package on
+//!   x86_64) are still checked but provide nothing; source packages provide nothing.
+//! * Checked are the packages of the `check` repositories (all when none is marked), of the
+//!   given architectures when any are given (noarch is then checked only if listed, as in dnf).
+//! * `rpmlib(…)` and `solvable:…` requirements are skipped.
+//! * A requirement is satisfied when some available package provides it: a name (and version
+//!   range, compared as rpm does, a missing release matching every release), a file in the
+//!   package's file list (primary.xml first; filelists.xml is read only for file requirements
+//!   primary cannot answer), or a rich dependency evaluated as libsolv's `whatprovides` does:
+//!   `and`, `or`, `if`, `unless` take the providers of either side (`if`/`unless` ignore the
+//!   condition and add the `else` branch), `with` the packages providing both sides, `without`
+//!   those providing the left but not the right side.
+//!
+//! Requirements print as rpm and dnf print them: `libb >= 1:1.0` (epoch 0 omitted), rich
+//! dependencies normalised to `(a or b or c)`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::repodata::{self, Compression, Dep};
+use crate::rpmvercmp::{Evr, flags, provide_matches};
+
+/// Operators of rpm's boolean (rich) dependencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    And,
+    Or,
+    If,
+    Unless,
+    Else,
+    With,
+    Without,
+}
+
+impl Op {
+    fn from_word(w: &str) -> Option<Op> {
+        Some(match w {
+            "and" => Op::And,
+            "or" => Op::Or,
+            "if" => Op::If,
+            "unless" => Op::Unless,
+            "else" => Op::Else,
+            "with" => Op::With,
+            "without" => Op::Without,
+            _ => return None,
+        })
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Op::And => "and",
+            Op::Or => "or",
+            Op::If => "if",
+            Op::Unless => "unless",
+            Op::Else => "else",
+            Op::With => "with",
+            Op::Without => "without",
+        }
+    }
+}
+
+/// A requirement: a simple (possibly versioned) name, or a rich dependency tree. Chains
+/// (`a or b or c`) nest to the right, as libsolv stores them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Req {
+    Simple {
+        name: String,
+        flags: u8,
+        evr: Evr,
+        /// The version text as written (rich dependencies print it back unchanged).
+        evr_text: String,
+    },
+    Rich(Op, Box<Req>, Box<Req>),
+}
+
+impl Req {
+    /// The requirement of a repodata entry: simple, or parsed when the name is `(…)`.
+    pub fn from_dep(dep: &Dep) -> Result<Req, String> {
+        if dep.name.starts_with('(') {
+            parse_rich(&dep.name)
+        } else {
+            Ok(Req::Simple {
+                name: dep.name.clone(),
+                flags: dep.flags,
+                evr: dep.evr.clone(),
+                evr_text: dep.evr.to_string(),
+            })
+        }
+    }
+
+    fn visit_names<'a>(&'a self, f: &mut impl FnMut(&'a str)) {
+        match self {
+            Req::Simple { name, .. } => f(name),
+            Req::Rich(_, a, b) => {
+                a.visit_names(f);
+                b.visit_names(f);
+            }
+        }
+    }
+
+    fn fmt_inner(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Req::Simple {
+                name,
+                flags: fl,
+                evr_text,
+                ..
+            } => {
+                out.write_str(name)?;
+                if *fl != 0 {
+                    write!(out, " {} {}", flags::symbol(*fl), evr_text)?;
+                }
+                Ok(())
+            }
+            Req::Rich(op, a, b) => {
+                if let Req::Rich(..) = **a {
+                    out.write_str("(")?;
+                    a.fmt_inner(out)?;
+                    out.write_str(")")?;
+                } else {
+                    a.fmt_inner(out)?;
+                }
+                write!(out, " {} ", op.word())?;
+                let chain = match **b {
+                    Req::Rich(bop, ..) => {
+                        (bop == *op && matches!(op, Op::And | Op::Or | Op::With))
+                            || (bop == Op::Else && matches!(op, Op::If | Op::Unless))
+                    }
+                    Req::Simple { .. } => true,
+                };
+                if chain {
+                    b.fmt_inner(out)
+                } else {
+                    out.write_str("(")?;
+                    b.fmt_inner(out)?;
+                    out.write_str(")")
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Req {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Req::Simple { .. } => self.fmt_inner(out),
+            Req::Rich(..) => {
+                out.write_str("(")?;
+                self.fmt_inner(out)?;
+                out.write_str(")")
+            }
+        }
+    }
+}
+
+/// Parses a rich dependency `( … )`.
+pub fn parse_rich(text: &str) -> Result<Req, String> {
+    let mut p = RichParser {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    let r = p.group()?;
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(format!("unexpected text after rich dependency: {text}"));
+    }
+    Ok(r)
+}
+
+struct RichParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl RichParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn err(&self, what: &str) -> String {
+        format!(
+            "bad rich dependency {:?}: {what} at offset {}",
+            String::from_utf8_lossy(self.s),
+            self.i
+        )
+    }
+
+    /// `( term (op term)* )`
+    fn group(&mut self) -> Result<Req, String> {
+        if self.peek() != Some(b'(') {
+            return Err(self.err("expected '('"));
+        }
+        self.i += 1;
+        let mut terms = vec![self.term()?];
+        let mut ops = Vec::new();
+        loop {
+            self.ws();
+            match self.peek() {
+                Some(b')') => {
+                    self.i += 1;
+                    break;
+                }
+                None => return Err(self.err("missing ')'")),
+                _ => {
+                    let w = self.word();
+                    let op = Op::from_word(&w).ok_or_else(|| self.err("unknown operator"))?;
+                    ops.push(op);
+                    terms.push(self.term()?);
+                }
+            }
+        }
+        let mut acc = terms.pop().expect("one term");
+        while let Some(t) = terms.pop() {
+            let op = ops.pop().expect("op per term");
+            acc = Req::Rich(op, Box::new(t), Box::new(acc));
+        }
+        Ok(acc)
+    }
+
+    fn word(&mut self) -> String {
+        let start = self.i;
+        while self.i < self.s.len()
+            && !self.s[self.i].is_ascii_whitespace()
+            && self.s[self.i] != b')'
+        {
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+    }
+
+    fn term(&mut self) -> Result<Req, String> {
+        self.ws();
+        if self.peek() == Some(b'(') {
+            return self.group();
+        }
+        // A name; parentheses inside it must balance (`libfoo.so.1()(64bit)`).
+        let start = self.i;
+        let mut depth = 0usize;
+        while let Some(c) = self.peek() {
+            if c == b'(' {
+                depth += 1;
+            } else if c == b')' {
+                if depth == 0 {
+                    break;
+                }
+                depth -= 1;
+            } else if c.is_ascii_whitespace() && depth == 0 {
+                break;
+            }
+            self.i += 1;
+        }
+        if self.i == start {
+            return Err(self.err("expected a name"));
+        }
+        let name = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+        let save = self.i;
+        self.ws();
+        let opstart = self.i;
+        while matches!(self.peek(), Some(b'<' | b'>' | b'=')) {
+            self.i += 1;
+        }
+        if self.i == opstart {
+            self.i = save;
+            return Ok(Req::Simple {
+                name,
+                flags: 0,
+                evr: Evr::default(),
+                evr_text: String::new(),
+            });
+        }
+        let op = std::str::from_utf8(&self.s[opstart..self.i]).unwrap_or("");
+        let fl = flags::from_symbol(op).ok_or_else(|| self.err("bad comparison operator"))?;
+        self.ws();
+        let evr_text = self.word();
+        if evr_text.is_empty() {
+            return Err(self.err("missing version"));
+        }
+        Ok(Req::Simple {
+            name,
+            flags: fl,
+            evr: Evr::parse(&evr_text),
+            evr_text,
+        })
+    }
+}
+
+/// Architectures a base architecture can install (libsolv's rpm arch policies), noarch included.
+pub fn compatible_arches(base: &str) -> Vec<&'static str> {
+    let list: &[&'static str] = match base {
+        "x86_64" => &["x86_64", "i686", "i586", "i486", "i386"],
+        "x86_64_v2" => &["x86_64_v2", "x86_64", "i686", "i586", "i486", "i386"],
+        "x86_64_v3" => &[
+            "x86_64_v3",
+            "x86_64_v2",
+            "x86_64",
+            "i686",
+            "i586",
+            "i486",
+            "i386",
+        ],
+        "x86_64_v4" => &[
+            "x86_64_v4",
+            "x86_64_v3",
+            "x86_64_v2",
+            "x86_64",
+            "i686",
+            "i586",
+            "i486",
+            "i386",
+        ],
+        "athlon" => &["athlon", "i686", "i586", "i486", "i386"],
+        "i686" => &["i686", "i586", "i486", "i386"],
+        "i586" => &["i586", "i486", "i386"],
+        "aarch64" => &["aarch64"],
+        "ppc64le" => &["ppc64le"],
+        "ppc64" => &["ppc64", "ppc"],
+        "s390x" => &["s390x", "s390"],
+        "riscv64" => &["riscv64"],
+        "armv7hl" => &[
+            "armv7hl",
+            "armv7l",
+            "armv6l",
+            "armv5tejl",
+            "armv5tel",
+            "armv5tl",
+        ],
+        "loongarch64" => &["loongarch64"],
+        _ => &[],
+    };
+    let mut v = list.to_vec();
+    if v.is_empty() {
+        // Unknown base: only itself (leaked once per distinct name; a handful at most).
+        v.push(Box::leak(base.to_owned().into_boxed_str()));
+    }
+    v.push("noarch");
+    v
+}
+
+/// The multilib arches that compose tools check together with a base arch (pungi's
+/// `get_valid_arches(arch, multilib=True)`), noarch included.
+pub fn compose_arches(base: &str) -> Vec<&'static str> {
+    compatible_arches(base)
+}
+
+/// One repository to read.
+#[derive(Debug, Clone)]
+pub struct RepoInput {
+    /// The repository root (the directory holding `repodata/`).
+    pub root: PathBuf,
+    /// Whether its packages are checked (as `--check`); lookaside repositories only provide.
+    pub check: bool,
+}
+
+/// Which packages count; mirrors `dnf repoclosure` options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Check only packages of these arches (`--arch`, repeatable); empty = all.
+    pub arches: Vec<String>,
+    /// The architecture whose compatible arches may provide (dnf's system arch or `--forcearch`).
+    pub base_arch: String,
+    /// `--newest`: only the newest EVR per (name, arch) of each repository is available and checked.
+    pub newest: bool,
+    /// dnf's `best` option: only the newest per (name, arch) across repositories is available.
+    pub best: bool,
+}
+
+/// What was read from one repository.
+#[derive(Debug, Clone)]
+pub struct RepoSummary {
+    pub root: PathBuf,
+    pub packages: u64,
+    pub compression: Compression,
+    /// Whether filelists.xml had to be read.
+    pub read_filelists: bool,
+}
+
+/// One requirement of one package that nothing provides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// Index into the repository list.
+    pub repo: usize,
+    /// The package's `location href`.
+    pub location: String,
+    /// `name-[E:]V-R.arch`.
+    pub package: String,
+    pub arch: String,
+    /// As rpm prints it.
+    pub requires: String,
+}
+
+/// The result of a closure check.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub repos: Vec<RepoSummary>,
+    /// Packages whose requirements were checked.
+    pub checked: u64,
+    /// Sorted by package (name, EVR, arch), then requirement.
+    pub unresolved: Vec<Unresolved>,
+    /// Packages with at least one unresolved requirement.
+    pub broken_packages: u64,
+}
+
+/// A failure to read one repository.
+#[derive(Debug)]
+pub struct RepoError {
+    /// The repository root.
+    pub root: PathBuf,
+    /// The file, relative to the root (`repodata/repomd.xml`, …).
+    pub path: PathBuf,
+    /// What was being done (`read-repomd`, `read-primary`, `read-filelists`).
+    pub op: &'static str,
+    pub error: io::Error,
+}
+
+impl fmt::Display for RepoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.root.join(&self.path).display(),
+            self.error
+        )
+    }
+}
+
+struct Pkg {
+    repo: usize,
+    name: String,
+    evr: Evr,
+    arch: String,
+    location: String,
+    pkgid: String,
+    requires: Vec<Dep>,
+    installable: bool,
+    available: bool,
+    check: bool,
+}
+
+struct Provide {
+    pkg: u32,
+    flags: u8,
+    evr: Evr,
+}
+
+/// Runs the closure check over `repos`.
+pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> {
+    let compat: HashSet<&str> = compatible_arches(&opts.base_arch).into_iter().collect();
+    let any_check = repos.iter().any(|r| r.check);
+    let mut pkgs: Vec<Pkg> = Vec::new();
+    let mut provides: HashMap<String, Vec<Provide>> = HashMap::new();
+    let mut primary_files: Vec<(String, u32)> = Vec::new();
+    let mut summaries = Vec::new();
+    let mut repomds = Vec::new();
+
+    for (ri, repo) in repos.iter().enumerate() {
+        let err = |path: &Path, op: &'static str, error: io::Error| RepoError {
+            root: repo.root.clone(),
+            path: path.to_path_buf(),
+            op,
+            error,
+        };
+        let md_rel = Path::new("repodata/repomd.xml");
+        let md = repodata::read_repomd(&repo.root).map_err(|e| err(md_rel, "read-repomd", e))?;
+        let href = md.href("primary").ok_or_else(|| {
+            err(
+                md_rel,
+                "read-repomd",
+                io::Error::new(io::ErrorKind::InvalidData, "repomd.xml names no primary"),
+            )
+        })?;
+        let primary_rel = PathBuf::from(href);
+        let (compression, reader) = repodata::open_metadata(&repo.root.join(href))
+            .map_err(|e| err(&primary_rel, "read-primary", e))?;
+        let check_repo = !any_check || repo.check;
+        let count = repodata::parse_primary(reader, |p| {
+            let idx = pkgs.len() as u32;
+            let installable = compat.contains(p.arch.as_str());
+            if installable {
+                for d in p.provides {
+                    provides.entry(d.name).or_default().push(Provide {
+                        pkg: idx,
+                        flags: d.flags,
+                        evr: d.evr,
+                    });
+                }
+                // libsolv adds the package's own `name = EVR` provide.
+                provides.entry(p.name.clone()).or_default().push(Provide {
+                    pkg: idx,
+                    flags: flags::EQ,
+                    evr: p.evr.clone(),
+                });
+                for f in p.files {
+                    primary_files.push((f, idx));
+                }
+            }
+            pkgs.push(Pkg {
+                repo: ri,
+                name: p.name,
+                evr: p.evr,
+                arch: p.arch,
+                location: p.location,
+                pkgid: p.pkgid,
+                requires: p.requires,
+                installable,
+                available: true,
+                check: check_repo,
+            });
+        })
+        .map_err(|e| err(&primary_rel, "read-primary", e))?;
+        summaries.push(RepoSummary {
+            root: repo.root.clone(),
+            packages: count,
+            compression,
+            read_filelists: false,
+        });
+        repomds.push(md);
+    }
+
+    // Which packages count.
+    if opts.newest {
+        let latest = latest_per_name_arch(&pkgs, true);
+        for (i, p) in pkgs.iter_mut().enumerate() {
+            if !latest.contains(&(i as u32)) {
+                p.available = false;
+                p.check = false;
+            }
+        }
+    }
+    if opts.best {
+        let latest = latest_per_name_arch(&pkgs, false);
+        for (i, p) in pkgs.iter_mut().enumerate() {
+            if !latest.contains(&(i as u32)) {
+                p.available = false;
+            }
+        }
+    }
+    if !opts.arches.is_empty() {
+        for p in pkgs.iter_mut() {
+            if !opts.arches.contains(&p.arch) {
+                p.check = false;
+            }
+        }
+    }
+    for p in pkgs.iter_mut() {
+        if !p.installable {
+            p.available = false;
+        }
+    }
+
+    // Parse every distinct requirement of the checked packages once.
+    let mut parsed: HashMap<&Dep, Option<Req>> = HashMap::new();
+    let mut file_names: HashSet<String> = HashSet::new();
+    for p in pkgs.iter().filter(|p| p.check) {
+        for d in &p.requires {
+            if skipped(&d.name) || parsed.contains_key(d) {
+                continue;
+            }
+            let req = Req::from_dep(d).ok();
+            if let Some(r) = &req {
+                r.visit_names(&mut |n| {
+                    if n.starts_with('/') {
+                        file_names.insert(n.to_owned());
+                    }
+                });
+            }
+            parsed.insert(d, req);
+        }
+    }
+
+    // File provides: primary's file lists first, then filelists.xml for what is still missing.
+    let mut files: HashMap<String, Vec<u32>> = HashMap::new();
+    for (f, idx) in primary_files {
+        if file_names.contains(&f) {
+            files.entry(f).or_default().push(idx);
+        }
+    }
+    let missing: HashSet<&str> = file_names
+        .iter()
+        .filter(|f| !files.contains_key(f.as_str()) && !provides.contains_key(f.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        let mut by_id: Vec<HashMap<&str, u32>> = vec![HashMap::new(); repos.len()];
+        for (i, p) in pkgs.iter().enumerate() {
+            if p.installable {
+                by_id[p.repo].insert(p.pkgid.as_str(), i as u32);
+            }
+        }
+        let mut found: Vec<(String, u32)> = Vec::new();
+        for (ri, repo) in repos.iter().enumerate() {
+            let Some(href) = repomds[ri].href("filelists") else {
+                continue;
+            };
+            let rel = PathBuf::from(href);
+            let err = |error| RepoError {
+                root: repo.root.clone(),
+                path: rel.clone(),
+                op: "read-filelists",
+                error,
+            };
+            let (_, reader) = repodata::open_metadata(&repo.root.join(href)).map_err(err)?;
+            repodata::parse_filelists(reader, |pkgid, file| {
+                if missing.contains(file)
+                    && let Some(&idx) = by_id[ri].get(pkgid)
+                {
+                    found.push((file.to_owned(), idx));
+                }
+            })
+            .map_err(err)?;
+            summaries[ri].read_filelists = true;
+        }
+        for (f, idx) in found {
+            files.entry(f).or_default().push(idx);
+        }
+    }
+
+    let index = Index {
+        provides: &provides,
+        files: &files,
+    };
+    let mut verdict: HashMap<&Dep, bool> = HashMap::new();
+    for (d, req) in &parsed {
+        let ok = match req {
+            // A requirement we cannot parse is provided by nothing.
+            None => false,
+            Some(r) => index
+                .what_provides(r)
+                .iter()
+                .any(|&i| pkgs[i as usize].available),
+        };
+        verdict.insert(d, ok);
+    }
+
+    let mut order: Vec<u32> = (0..pkgs.len() as u32)
+        .filter(|&i| pkgs[i as usize].check)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&pkgs[a as usize], &pkgs[b as usize]);
+        a.name
+            .cmp(&b.name)
+            .then_with(|| a.evr.cmp_full(&b.evr))
+            .then_with(|| a.arch.cmp(&b.arch))
+            .then_with(|| a.repo.cmp(&b.repo))
+    });
+    let mut unresolved = Vec::new();
+    let mut broken = 0u64;
+    for &i in &order {
+        let p = &pkgs[i as usize];
+        let mut reqs: Vec<String> = p
+            .requires
+            .iter()
+            .filter(|d| !skipped(&d.name) && verdict.get(d) == Some(&false))
+            .map(|d| match &parsed[d] {
+                Some(r) => r.to_string(),
+                None => d.to_string(),
+            })
+            .collect();
+        reqs.sort();
+        reqs.dedup();
+        if !reqs.is_empty() {
+            broken += 1;
+        }
+        let nevra = format!("{}-{}.{}", p.name, p.evr, p.arch);
+        for r in reqs {
+            unresolved.push(Unresolved {
+                repo: p.repo,
+                location: p.location.clone(),
+                package: nevra.clone(),
+                arch: p.arch.clone(),
+                requires: r,
+            });
+        }
+    }
+    Ok(Outcome {
+        repos: summaries,
+        checked: order.len() as u64,
+        unresolved,
+        broken_packages: broken,
+    })
+}
+
+/// dnf skips these (repoclosure.py; rpmlib() is provided by rpm itself).
+fn skipped(name: &str) -> bool {
+    name.starts_with("rpmlib(") || name.starts_with("solvable:")
+}
+
+/// The packages with the highest EVR per (name, arch), per repository or across all of them.
+fn latest_per_name_arch(pkgs: &[Pkg], per_repo: bool) -> HashSet<u32> {
+    let mut best: HashMap<(usize, &str, &str), Vec<u32>> = HashMap::new();
+    for (i, p) in pkgs.iter().enumerate() {
+        let key = (
+            if per_repo { p.repo } else { 0 },
+            p.name.as_str(),
+            p.arch.as_str(),
+        );
+        let slot = best.entry(key).or_default();
+        match slot.first() {
+            None => slot.push(i as u32),
+            Some(&j) => match p.evr.cmp_full(&pkgs[j as usize].evr) {
+                std::cmp::Ordering::Greater => {
+                    slot.clear();
+                    slot.push(i as u32);
+                }
+                std::cmp::Ordering::Equal => slot.push(i as u32),
+                std::cmp::Ordering::Less => {}
+            },
+        }
+    }
+    best.into_values().flatten().collect()
+}
+
+struct Index<'a> {
+    provides: &'a HashMap<String, Vec<Provide>>,
+    files: &'a HashMap<String, Vec<u32>>,
+}
+
+impl Index<'_> {
+    /// The installable packages providing `req`, sorted, as libsolv's `whatprovides`.
+    fn what_provides(&self, req: &Req) -> Vec<u32> {
+        match req {
+            Req::Simple {
+                name,
+                flags: fl,
+                evr,
+                ..
+            } => {
+                let mut out: Vec<u32> = self
+                    .provides
+                    .get(name)
+                    .map(|v| {
+                        v.iter()
+                            .filter(|p| provide_matches(p.flags, &p.evr, *fl, evr))
+                            .map(|p| p.pkg)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(f) = self.files.get(name) {
+                    out.extend(f);
+                }
+                out.sort_unstable();
+                out.dedup();
+                out
+            }
+            Req::Rich(op, a, b) => match op {
+                Op::And | Op::Or => union(self.what_provides(a), self.what_provides(b)),
+                Op::If | Op::Unless => {
+                    let left = self.what_provides(a);
+                    match &**b {
+                        Req::Rich(Op::Else, _, otherwise) => {
+                            union(left, self.what_provides(otherwise))
+                        }
+                        _ => left,
+                    }
+                }
+                Op::With => {
+                    let right: HashSet<u32> = self.what_provides(b).into_iter().collect();
+                    let mut l = self.what_provides(a);
+                    l.retain(|p| right.contains(p));
+                    l
+                }
+                Op::Without => {
+                    let right: HashSet<u32> = self.what_provides(b).into_iter().collect();
+                    let mut l = self.what_provides(a);
+                    l.retain(|p| !right.contains(p));
+                    l
+                }
+                Op::Else => Vec::new(),
+            },
+        }
+    }
+}
+
+fn union(mut a: Vec<u32>, b: Vec<u32>) -> Vec<u32> {
+    a.extend(b);
+    a.sort_unstable();
+    a.dedup();
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_rich_deps_like_libsolv() {
+        for (input, want) in [
+            ("(a or b)", "(a or b)"),
+            ("(  a   or   b  )", "(a or b)"),
+            ("(a or b or c)", "(a or b or c)"),
+            ("(a or (b or c))", "(a or b or c)"),
+            ("((a or b) or c)", "((a or b) or c)"),
+            ("((a or b) and c)", "((a or b) and c)"),
+            ("(a or (b and c))", "(a or (b and c))"),
+            ("(a if b else c)", "(a if b else c)"),
+            ("(a >= 1.0 or b < 2:3-4)", "(a >= 1.0 or b < 2:3-4)"),
+            (
+                "(libfoo.so.1()(64bit) with b)",
+                "(libfoo.so.1()(64bit) with b)",
+            ),
+            (
+                "(foo(x86-64) >= 1 without bar)",
+                "(foo(x86-64) >= 1 without bar)",
+            ),
+        ] {
+            let r = parse_rich(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(r.to_string(), want, "{input}");
+        }
+        for bad in ["(a or", "(a xor b)", "(a >= )", "a or b", "(a) junk"] {
+            assert!(parse_rich(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn arch_policy() {
+        assert!(compatible_arches("x86_64").contains(&"i686"));
+        assert!(compatible_arches("x86_64").contains(&"noarch"));
+        assert!(!compatible_arches("x86_64").contains(&"aarch64"));
+        assert_eq!(compatible_arches("aarch64"), vec!["aarch64", "noarch"]);
+    }
+
+    fn index_with(items: &[(&str, u32, &str)]) -> HashMap<String, Vec<Provide>> {
+        let mut m: HashMap<String, Vec<Provide>> = HashMap::new();
+        for (name, pkg, evr) in items {
+            m.entry(name.to_string()).or_default().push(Provide {
+                pkg: *pkg,
+                flags: if evr.is_empty() { 0 } else { flags::EQ },
+                evr: Evr::parse(evr),
+            });
+        }
+        m
+    }
+
+    #[test]
+    fn rich_semantics() {
+        let provides = index_with(&[("a", 1, "1.0-1"), ("b", 2, ""), ("c", 1, ""), ("c", 3, "")]);
+        let files = HashMap::new();
+        let ix = Index {
+            provides: &provides,
+            files: &files,
+        };
+        let wp = |s: &str| ix.what_provides(&parse_rich(s).unwrap());
+        assert_eq!(wp("(a and zz)"), vec![1]);
+        assert_eq!(wp("(zz or b)"), vec![2]);
+        assert_eq!(wp("(zz if a)"), Vec::<u32>::new());
+        assert_eq!(wp("(a if zz)"), vec![1]);
+        assert_eq!(wp("(zz if a else b)"), vec![2]);
+        assert_eq!(wp("(a with c)"), vec![1]);
+        assert_eq!(wp("(b with c)"), Vec::<u32>::new());
+        assert_eq!(wp("(c without a)"), vec![3]);
+        assert_eq!(wp("(a >= 2 or b)"), vec![2]);
+        assert_eq!(wp("(a >= 1 with a < 2)"), vec![1]);
+    }
+}

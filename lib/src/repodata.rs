@@ -529,8 +529,13 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(PRIMARY.as_bytes()).unwrap();
         let gz = gz.finish().unwrap();
+        let zst = ruzstd::encoding::compress_to_vec(
+            PRIMARY.as_bytes(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
         for (data, kind) in [
             (gz, Compression::Gzip),
+            (zst, Compression::Zstd),
             (PRIMARY.as_bytes().to_vec(), Compression::None),
         ] {
             assert_eq!(Compression::sniff(&data), kind);

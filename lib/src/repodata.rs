@@ -165,32 +165,114 @@ pub fn open_metadata(path: &Path) -> io::Result<(Compression, Box<dyn BufRead + 
     Ok((kind, decompress(kind, raw)?))
 }
 
-/// Wraps a reader in the decoder for `kind`.
+/// Wraps a reader in the decoder for `kind`. Decompression runs on its own thread, a bounded
+/// queue of blocks ahead of the reader (at most [`AHEAD`] blocks of [`BLOCK`] bytes), so parsing
+/// and decompressing overlap on two cores while memory stays bounded.
 pub fn decompress<R: BufRead + Send + 'static>(
     kind: Compression,
     raw: R,
 ) -> io::Result<Box<dyn BufRead + Send>> {
-    let cap = 1 << 16;
-    Ok(match kind {
-        Compression::None => Box::new(raw),
-        Compression::Gzip => Box::new(BufReader::with_capacity(
-            cap,
-            flate2::bufread::MultiGzDecoder::new(raw),
-        )),
-        Compression::Xz => Box::new(BufReader::with_capacity(
-            cap,
-            lzma_rust2::XzReader::new(raw, true),
-        )),
+    let decoder: Box<dyn Read + Send> = match kind {
+        Compression::None => return Ok(Box::new(raw)),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new(raw, true)),
         Compression::Zstd => {
             let dec = ruzstd::decoding::StreamingDecoder::new(raw)
                 .map_err(|e| invalid(format!("bad zstd data: {e}")))?;
-            Box::new(BufReader::with_capacity(cap, ZstdFrames(dec)))
+            Box::new(ZstdFrames(dec))
         }
-        Compression::Bzip2 => Box::new(BufReader::with_capacity(
-            cap,
-            bzip2_rs::DecoderReader::new(raw),
-        )),
-    })
+        Compression::Bzip2 => Box::new(bzip2_rs::DecoderReader::new(raw)),
+    };
+    Ok(Box::new(ReadAhead::spawn(decoder)))
+}
+
+/// Size of one decompressed block handed from the decoder thread to the parser.
+pub const BLOCK: usize = 1 << 18;
+/// How many blocks the decoder thread may run ahead.
+pub const AHEAD: usize = 4;
+
+/// The reading end of a decoder thread.
+struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl ReadAhead {
+    fn spawn(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+        std::thread::spawn(move || {
+            loop {
+                let mut block = vec![0u8; BLOCK];
+                let mut filled = 0;
+                let result = loop {
+                    match inner.read(&mut block[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == block.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                block.truncate(filled);
+                let last = filled < BLOCK;
+                if filled > 0 && tx.send(Ok(block)).is_err() {
+                    return; // the reader is gone
+                }
+                if let Err(e) = result {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                if last {
+                    return;
+                }
+            }
+        });
+        ReadAhead {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = buf.len().min(avail.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ReadAhead {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.cur.len() && !self.done {
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    self.cur = block;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.cur.len());
+    }
 }
 
 /// Maps the zstd decoder's errors to `InvalidData`.

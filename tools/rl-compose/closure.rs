@@ -140,6 +140,7 @@ pub fn run(args: &ClosureArgs) -> Status {
                     base_arch: base,
                     newest: args.newest_only,
                     best: args.best,
+                    keep_index: true,
                 },
                 compose: None,
             }]
@@ -281,6 +282,7 @@ fn compose_sets(run: &Run, dir: &Path, args: &ClosureArgs) -> Option<Vec<Set>> {
                         base_arch: base,
                         newest: args.newest_only,
                         best: args.best,
+                        keep_index: true,
                     },
                     compose: Some((arch, variants)),
                 }

@@ -128,6 +128,20 @@ x
 %files dep
 "#;
 
+/// A source package: its BuildRequires are checked like dnf does, it provides nothing.
+const SRC_SPEC: &str = r#"
+Name: srcdep
+Version: 1
+Release: 1
+Summary: s
+License: MIT
+BuildRequires: missing-build-dep
+BuildRequires: multi
+%description
+x
+%files
+"#;
+
 /// Two repositories: `base` (lookaside) and `app` requiring from it.
 const LOOK_SPEC: &str = r#"
 %global debug_package %{nil}
@@ -208,8 +222,15 @@ fn createrepo(dir: &Path, extra: &[&str]) {
 
 fn copy_rpms(from: &Path, to: &Path, prefix: &str) {
     std::fs::create_dir_all(to).unwrap();
-    for arch in std::fs::read_dir(from.join("RPMS")).unwrap() {
-        for rpm in std::fs::read_dir(arch.unwrap().path()).unwrap() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(from.join("RPMS"))
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .collect();
+    if from.join("SRPMS").is_dir() {
+        dirs.push(from.join("SRPMS"));
+    }
+    for dir in dirs {
+        for rpm in std::fs::read_dir(dir).unwrap() {
             let rpm = rpm.unwrap().path();
             let name = rpm.file_name().unwrap().to_str().unwrap().to_owned();
             if name.starts_with(prefix) {
@@ -231,6 +252,7 @@ fn build_fixture() -> Fixture {
         ("fix.spec", FIX_SPEC),
         ("multi.spec", MULTI_SPEC),
         ("look.spec", LOOK_SPEC),
+        ("srcdep.spec", SRC_SPEC),
     ] {
         std::fs::write(specs.join(name), text).unwrap();
     }
@@ -246,12 +268,24 @@ fn build_fixture() -> Fixture {
         &["ver 2.0"],
     );
     rpmbuild(&top("look"), &specs.join("look.spec"), "noarch", &[]);
+    let out = Command::new("rpmbuild")
+        .args(["-bs", "--quiet", "--define"])
+        .arg(format!("_topdir {}", top("multi").display()))
+        .arg(specs.join("srcdep.spec"))
+        .output()
+        .expect("run rpmbuild -bs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let main = root.join("repos/main");
     copy_rpms(&top("fix"), &main, "fix");
     createrepo(&main, &[]);
     let arch = root.join("repos/arch");
     copy_rpms(&top("multi"), &arch, "multi");
+    copy_rpms(&top("multi"), &arch, "srcdep");
     createrepo(&arch, &["--general-compress-type=xz"]);
     let base = root.join("repos/base");
     copy_rpms(&top("look"), &base, "base");
@@ -275,6 +309,9 @@ type Answer = BTreeSet<(String, String)>;
 /// repoclosure options (`--check id`, `--arch a`, `--newest`, `--forcearch a`).
 fn dnf_closure(repos: &[(&str, &Path)], extra: &[&str]) -> Answer {
     let tmp = tempfile::tempdir().unwrap();
+    // Our --best is dnf's best option.
+    let best = extra.contains(&"--best");
+    let extra: Vec<&str> = extra.iter().copied().filter(|a| *a != "--best").collect();
     let mut cmd = Command::new("dnf");
     cmd.arg("-q")
         .arg(format!(
@@ -286,7 +323,11 @@ fn dnf_closure(repos: &[(&str, &Path)], extra: &[&str]) -> Answer {
             tmp.path().join("cache").display()
         ))
         .arg("--setopt=reposdir=/nonexistent")
-        .arg("--setopt=best=False")
+        .arg(if best {
+            "--setopt=best=True"
+        } else {
+            "--setopt=best=False"
+        })
         .arg("--releasever=9")
         .arg("--disableplugin=*")
         .arg("--enableplugin=repoclosure")
@@ -296,7 +337,7 @@ fn dnf_closure(repos: &[(&str, &Path)], extra: &[&str]) -> Answer {
             .arg("--repo")
             .arg(id);
     }
-    let out = cmd.args(extra).output().expect("run dnf");
+    let out = cmd.args(&extra).output().expect("run dnf");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut set = Answer::new();
     let mut pkg = String::new();
@@ -424,6 +465,8 @@ fn arches_and_newest_match_dnf() {
             "noarch",
         ],
         &["--forcearch", "aarch64"],
+        &["--forcearch", "x86_64", "--best"],
+        &["--forcearch", "x86_64", "--best", "--newest"],
     ];
     let dnf = have_peer("dnf");
     for extra in cases {
@@ -448,6 +491,8 @@ fn arches_and_newest_match_dnf() {
         "multi-dep-2.0-1.x86_64",
         "(multi-zz or multi-yy or multi-xx)"
     )));
+    assert!(ours.contains(&pair("srcdep-1-1.src", "missing-build-dep")));
+    assert!(!ours.contains(&pair("srcdep-1-1.src", "multi")));
     assert_eq!(of_event(&recs, "repo")[0]["compression"], "xz");
     let (recs, _) = rl_closure(&[
         os(&f.arch),

@@ -436,7 +436,7 @@ fn versioned_file_and_rich_requirements_match_dnf() {
     assert_eq!(s["unresolved"], ours.len() as u64);
     assert_eq!(s["broken_packages"], 3);
     assert_eq!(s["checked"], 4);
-    let repo = &of_event(&recs, "repo")[0];
+    let repo = &of_event(&recs, "repodata")[0];
     assert_eq!(repo["compression"], "gz");
     assert_eq!(
         repo["filelists"], true,
@@ -493,7 +493,7 @@ fn arches_and_newest_match_dnf() {
     )));
     assert!(ours.contains(&pair("srcdep-1-1.src", "missing-build-dep")));
     assert!(!ours.contains(&pair("srcdep-1-1.src", "multi")));
-    assert_eq!(of_event(&recs, "repo")[0]["compression"], "xz");
+    assert_eq!(of_event(&recs, "repodata")[0]["compression"], "xz");
     let (recs, _) = rl_closure(&[
         os(&f.arch),
         "--forcearch".as_ref(),
@@ -584,7 +584,7 @@ fn every_compression_gives_the_same_answer() {
             "zstd" => "zst",
             other => other,
         };
-        assert_eq!(of_event(&recs, "repo")[0]["compression"], expect);
+        assert_eq!(of_event(&recs, "repodata")[0]["compression"], expect);
     }
 }
 
@@ -635,7 +635,7 @@ fn compose_mode_checks_variants_together_per_arch() {
         .collect();
     assert!(aarch.contains("multi-cap-i686"));
     assert!(!aarch.contains("multi-cap-aarch64"));
-    assert_eq!(of_event(&recs, "repo").len(), 3);
+    assert_eq!(of_event(&recs, "repodata").len(), 3);
     if have_peer("dnf") {
         let c = compose.join("compose");
         let theirs = dnf_closure(
@@ -753,4 +753,38 @@ fn empty_repository_and_paths_with_spaces() {
     let (recs, _) = rl_closure(&[os(&f.base), os(&f.base), os(&f.app)]);
     assert_eq!(summary(&recs)["repos"], 2);
     assert!(f.root.is_absolute());
+}
+
+#[test]
+fn repositories_from_upstream_records() {
+    let Some(f) = fixture() else { return };
+    let base = f.base.to_str().unwrap();
+    let app = f.app.to_str().unwrap();
+    let input = format!(
+        "{{\"event\":\"start\",\"tool\":\"rl-compose\",\"version\":\"0\",\"schema\":1}}\n\
+         {{\"event\":\"repo\",\"root\":\"{base}\",\"path\":\"\"}}\n\
+         {{\"event\":\"other\",\"root\":\"/nonexistent\",\"path\":\"\"}}\n\
+         {{\"event\":\"error\",\"root\":\"/x\",\"path\":\"y\",\"op\":\"read\",\"kind\":\"io.not_found\",\"message\":\"m\"}}\n\
+         {{\"event\":\"repo\",\"root\":\"{app}\",\"path\":\"repodata\"}}\n"
+    );
+    let out = rl("rl-compose")
+        .args(["closure", "-"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let recs = records(&out.stdout);
+    assert_eq!(of_event(&recs, "repodata").len(), 2);
+    assert_eq!(of_event(&recs, "error").len(), 1, "upstream error passed");
+    assert_eq!(
+        answer(&recs),
+        BTreeSet::from([pair("app-3-1.noarch", "app-missing")])
+    );
+    // A line that is not a record is an error.
+    let out = rl("rl-compose")
+        .args(["closure", "-"])
+        .write_stdin("not json\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

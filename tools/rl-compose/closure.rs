@@ -13,6 +13,7 @@ Examples:
   rl-compose closure /mnt/compose/9/latest-Rocky-9/compose/BaseOS/x86_64/os
   rl-compose closure BaseOS/x86_64/os AppStream/x86_64/os --check AppStream/x86_64/os --forcearch x86_64
   rl-compose closure --compose /mnt/compose/9/latest-Rocky-9 | jq -r 'select(.event==\"unresolved\") | .package'
+  rl-compose repos /mnt/compose/9/latest-Rocky-9 | rl-compose closure -
 
 Rules (those of dnf repoclosure): every package of every repository may satisfy a requirement;
 packages of the --check repositories are checked (all when none is given), only those of the
@@ -27,7 +28,7 @@ compatible arches (multilib i686 on x86_64, noarch) checked.
 
 Events:
   start       first record
-  repo        a repository read: root, path \"\", packages, compression of primary, filelists
+  repodata    a repository read: root, path \"\", packages, compression of primary, filelists
               (whether filelists.xml was read); tree_arch and variant with --compose
   unresolved  one per (package, requirement) nothing provides: root (repository), path (the
               package's location in it), package (name-[E:]V-R.arch, as dnf prints it),
@@ -41,13 +42,18 @@ Events:
 #[derive(Args, Debug, Clone)]
 #[command(after_long_help = format!("{AFTER_HELP}{}", rl_core::cli::EXIT_STATUS))]
 pub struct ClosureArgs {
-    /// Repository roots (directories holding repodata/); all of them provide.
+    /// Repository roots (directories holding repodata/); all of them provide. `-` reads
+    /// upstream records from stdin and takes root/path of each --event record as a repository.
     #[arg(
         value_name = "REPO",
         required_unless_present = "compose",
         conflicts_with = "compose"
     )]
     pub repos: Vec<PathBuf>,
+
+    /// With `-`: the upstream event naming a repository.
+    #[arg(long, value_name = "NAME", default_value = "repo")]
+    pub event: String,
 
     /// Check only the packages of this repository (repeatable); the others are lookaside
     /// repositories that only provide. Added to the repositories when not among them.
@@ -120,10 +126,18 @@ pub fn run(args: &ClosureArgs) -> Status {
         },
         None => {
             let mut repos: Vec<RepoInput> = Vec::new();
-            for p in &args.repos {
-                let root = absolute(p);
+            let add = |root: PathBuf, repos: &mut Vec<RepoInput>| {
                 if !repos.iter().any(|r| r.root == root) {
                     repos.push(RepoInput { root, check: false });
+                }
+            };
+            for p in &args.repos {
+                if p.as_os_str() == "-" {
+                    if !upstream_repos(&run, &args.event, &mut |root| add(root, &mut repos)) {
+                        return run.finish(Record::new(""));
+                    }
+                } else {
+                    add(absolute(p), &mut repos);
                 }
             }
             for p in &args.check {
@@ -163,6 +177,44 @@ pub fn run(args: &ClosureArgs) -> Status {
     )
 }
 
+/// Reads upstream records from stdin; each `event` record's root/path is a repository.
+/// Upstream errors pass through. False after a bad input line (reported).
+fn upstream_repos(run: &Run, event: &str, add: &mut dyn FnMut(PathBuf)) -> bool {
+    for rec in rl_core::upstream::stdin_records() {
+        match rec {
+            Ok(rec) if rec.event() == "error" => run.pass_upstream_error(&rec.raw),
+            Ok(rec) if rec.event() == event => match rec.full_path() {
+                Some(p) => {
+                    // A record naming the repodata/ directory itself means its parent.
+                    let p = absolute(&p);
+                    match p.parent() {
+                        Some(parent)
+                            if p.ends_with("repodata") && p.join("repomd.xml").is_file() =>
+                        {
+                            add(parent.to_path_buf())
+                        }
+                        _ => add(p),
+                    }
+                }
+                None => run.error_general(
+                    "read-stdin",
+                    "input.bad_record",
+                    &format!(
+                        "stdin line {}: a {event} record without root/path",
+                        rec.line_no
+                    ),
+                ),
+            },
+            Ok(_) => {}
+            Err(bad) => {
+                run.error_general("read-stdin", "input.bad_record", &bad.to_string());
+                return false;
+            }
+        }
+    }
+    true
+}
+
 fn tag(mut rec: Record, set: &Set, repo: usize) -> Record {
     if let Some((arch, variants)) = &set.compose {
         rec = rec
@@ -182,7 +234,7 @@ fn check_set(run: &Run, set: &Set, t: &mut Totals) {
     };
     for (i, r) in outcome.repos.iter().enumerate() {
         run.emit(&tag(
-            Record::new("repo")
+            Record::new("repodata")
                 .at(&r.root, Path::new(""))
                 .with("packages", r.packages)
                 .with("compression", r.compression.name())

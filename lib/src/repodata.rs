@@ -510,49 +510,67 @@ fn push_ref(text: &mut String, r: &quick_xml::events::BytesRef<'_>) -> io::Resul
     Ok(())
 }
 
+/// Epoch as an attribute value: 0 and empty mean none.
+fn epoch_value(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let e = std::str::from_utf8(v)
+        .ok()?
+        .parse::<u64>()
+        .unwrap_or(u64::MAX);
+    (e != 0).then_some(e)
+}
+
+/// An attribute value as an owned string (unescaped only when it holds an entity).
+fn attr_string(a: &quick_xml::events::attributes::Attribute<'_>) -> io::Result<String> {
+    if a.value.contains(&b'&') {
+        Ok(a.unescape_value().map_err(xml_err)?.into_owned())
+    } else {
+        String::from_utf8(a.value.to_vec()).map_err(xml_err)
+    }
+}
+
 fn evr_attrs(e: &BytesStart<'_>) -> io::Result<Evr> {
-    let mut epoch = None;
-    let mut ver = String::new();
-    let mut rel = None;
-    for a in e.attributes() {
+    let mut evr = Evr::default();
+    for a in e.attributes().with_checks(false) {
         let a = a.map_err(xml_err)?;
-        let v = a.unescape_value().map_err(xml_err)?;
         match a.key.local_name().as_ref() {
-            b"epoch" => epoch = Some(v.into_owned()),
-            b"ver" => ver = v.into_owned(),
-            b"rel" => rel = Some(v.into_owned()),
+            b"epoch" => evr.epoch = epoch_value(&a.value),
+            b"ver" => evr.version = attr_string(&a)?,
+            b"rel" => evr.release = Some(attr_string(&a)?).filter(|r| !r.is_empty()),
             _ => {}
         }
     }
-    Ok(Evr::from_parts(epoch.as_deref(), &ver, rel.as_deref()))
+    Ok(evr)
 }
 
 fn dep_attrs(e: &BytesStart<'_>) -> io::Result<Dep> {
     let mut name = String::new();
     let mut fl = 0u8;
-    let mut epoch = None;
-    let mut ver = String::new();
-    let mut rel = None;
-    for a in e.attributes() {
+    let mut evr = Evr::default();
+    for a in e.attributes().with_checks(false) {
         let a = a.map_err(xml_err)?;
-        let v = a.unescape_value().map_err(xml_err)?;
         match a.key.local_name().as_ref() {
-            b"name" => name = v.into_owned(),
-            b"flags" => fl = flags::from_repodata(&v).unwrap_or(0),
-            b"epoch" => epoch = Some(v.into_owned()),
-            b"ver" => ver = v.into_owned(),
-            b"rel" => rel = Some(v.into_owned()),
+            b"name" => name = attr_string(&a)?,
+            b"flags" => {
+                fl = std::str::from_utf8(&a.value)
+                    .ok()
+                    .and_then(flags::from_repodata)
+                    .unwrap_or(0)
+            }
+            b"epoch" => evr.epoch = epoch_value(&a.value),
+            b"ver" => evr.version = attr_string(&a)?,
+            b"rel" => evr.release = Some(attr_string(&a)?).filter(|r| !r.is_empty()),
             _ => {}
         }
     }
     if name.is_empty() {
         return Err(invalid("dependency entry without a name"));
     }
-    let evr = if fl == 0 {
-        Evr::default()
-    } else {
-        Evr::from_parts(epoch.as_deref(), &ver, rel.as_deref())
-    };
+    if fl == 0 {
+        evr = Evr::default();
+    }
     Ok(Dep {
         name,
         flags: fl,

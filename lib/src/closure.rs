@@ -542,7 +542,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     let results: Result<(), RepoError> = std::thread::scope(|scope| {
         let mut queues: Vec<std::sync::mpsc::Receiver<Batch>> = Vec::new();
         for repo in repos {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(32);
             scope.spawn(move || read_primary(repo, &tx));
             queues.push(rx);
         }

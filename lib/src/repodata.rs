@@ -189,7 +189,7 @@ pub fn decompress<R: BufRead + Send + 'static>(
 /// Size of one decompressed block handed from the decoder thread to the parser.
 pub const BLOCK: usize = 1 << 18;
 /// How many blocks the decoder thread may run ahead.
-pub const AHEAD: usize = 4;
+pub const AHEAD: usize = 16;
 
 /// The reading end of a decoder thread.
 struct ReadAhead {

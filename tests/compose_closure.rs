@@ -522,6 +522,10 @@ fn check_and_lookaside_match_dnf() {
     // Without the lookaside repository its provides are missing.
     let (recs, _) = rl_closure(&[os(&f.app)]);
     assert!(answer(&recs).contains(&pair("app-3-1.noarch", "base-cap >= 2")));
+    // --check alone is enough (as dnf's --check with --repo of the same id).
+    let (recs, code) = rl_closure(&["--check".as_ref(), os(&f.app)]);
+    assert_eq!(code, 1);
+    assert!(answer(&recs).contains(&pair("app-3-1.noarch", "base-cap >= 2")));
     // Checking only the lookaside: clean.
     let (recs, code) = rl_closure(&[os(&f.app), "--check".as_ref(), os(&f.base)]);
     assert_eq!(code, 0);

@@ -46,7 +46,7 @@ pub struct ClosureArgs {
     /// upstream records from stdin and takes root/path of each --event record as a repository.
     #[arg(
         value_name = "REPO",
-        required_unless_present = "compose",
+        required_unless_present_any = ["compose", "check"],
         conflicts_with = "compose"
     )]
     pub repos: Vec<PathBuf>,

@@ -548,9 +548,17 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         }
         for (ri, (repo, rx)) in repos.iter().zip(queues).enumerate() {
             let check_repo = !any_check || repo.check;
+            // This repository's requirement ids to global ones.
+            let mut global: Vec<u32> = Vec::new();
             for batch in rx {
                 let p = match batch {
-                    Batch::Packages(v) => v,
+                    Batch::Packages(v, fresh) => {
+                        for d in fresh {
+                            let next = dep_ids.len() as u32;
+                            global.push(*dep_ids.entry(d).or_insert(next));
+                        }
+                        v
+                    }
                     Batch::Done(res) => {
                         let (md, compression, count) = res?;
                         summaries.push(RepoSummary {
@@ -563,7 +571,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
                         break;
                     }
                 };
-                for p in p {
+                for (p, local_ids) in p {
                     let idx = pkgs.len() as u32;
                     let installable = compat.contains(p.arch.as_str());
                     if installable {
@@ -584,14 +592,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
                             primary_files.push((f, idx));
                         }
                     }
-                    let requires = p
-                        .requires
-                        .into_iter()
-                        .map(|d| {
-                            let next = dep_ids.len() as u32;
-                            *dep_ids.entry(d).or_insert(next)
-                        })
-                        .collect();
+                    let requires = local_ids.iter().map(|&l| global[l as usize]).collect();
                     pkgs.push(Pkg {
                         repo: ri,
                         name: p.name,
@@ -685,6 +686,8 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         .filter(|f| !files.contains_key(f.as_str()) && !provides.contains_key(f.as_str()))
         .map(String::as_str)
         .collect();
+    // Per requirement: None = not needed or not decided yet, Some(satisfied).
+    let mut verdict: Vec<Option<bool>> = vec![None; parsed.len()];
     if !missing.is_empty() {
         let mut by_id: Vec<HashMap<&str, u32>> = vec![HashMap::default(); repos.len()];
         for (i, p) in pkgs.iter().enumerate() {
@@ -699,6 +702,8 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         }
         // One thread per repository (they are independent); results joined in order.
         let (lengths, missing, by_id) = (&lengths, &missing, &by_id);
+        let (files_ref, provides_ref, parsed_ref, pkgs_ref) = (&files, &provides, &parsed, &pkgs);
+        let verdict_ref = &mut verdict;
         let per_repo: Vec<FilelistsResult> = std::thread::scope(|scope| {
             let handles: Vec<_> = repos
                 .iter()
@@ -733,6 +738,18 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
                     })
                 })
                 .collect();
+            // Meanwhile, decide every requirement that names no missing file.
+            let index = Index {
+                provides: provides_ref,
+                files: files_ref,
+            };
+            decide(
+                &index,
+                parsed_ref,
+                verdict_ref,
+                |i| pkgs_ref[i as usize].available,
+                |r| !names_any(r, missing),
+            );
             handles
                 .into_iter()
                 .map(|h| h.join().expect("filelists reader thread"))
@@ -754,17 +771,13 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         provides: &provides,
         files: &files,
     };
-    // Per requirement: None = not needed, Some(satisfied).
-    let verdict: Vec<Option<bool>> = parsed
-        .iter()
-        .map(|slot| {
-            slot.as_ref().map(|req| match req {
-                // A requirement we cannot parse is provided by nothing.
-                None => false,
-                Some(r) => index.satisfied(r, |i| pkgs[i as usize].available),
-            })
-        })
-        .collect();
+    decide(
+        &index,
+        &parsed,
+        &mut verdict,
+        |i| pkgs[i as usize].available,
+        |_| true,
+    );
 
     let mut order: Vec<u32> = (0..pkgs.len() as u32)
         .filter(|&i| pkgs[i as usize].check)
@@ -817,12 +830,43 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     })
 }
 
+/// Fills in the verdicts not yet decided of the parsed requirements `which` selects.
+fn decide(
+    index: &Index<'_>,
+    parsed: &[Option<Option<Req>>],
+    verdict: &mut [Option<bool>],
+    available: impl Fn(u32) -> bool + Copy,
+    which: impl Fn(&Req) -> bool,
+) {
+    for (slot, v) in parsed.iter().zip(verdict.iter_mut()) {
+        if v.is_some() {
+            continue;
+        }
+        match slot {
+            None => {}
+            // A requirement we cannot parse is provided by nothing.
+            Some(None) => *v = Some(false),
+            Some(Some(r)) if which(r) => *v = Some(index.satisfied(r, available)),
+            Some(Some(_)) => {}
+        }
+    }
+}
+
+/// Whether a requirement mentions one of `names`.
+fn names_any(req: &Req, names: &HashSet<&str>) -> bool {
+    let mut hit = false;
+    req.visit_names(&mut |n| hit |= names.contains(n));
+    hit
+}
+
 /// Files found in one repository's filelists.xml (`None` when it has none).
 type FilelistsResult = Result<Option<Vec<(String, u32)>>, RepoError>;
 
 /// What a primary.xml reader thread sends.
 enum Batch {
-    Packages(Vec<repodata::Package>),
+    /// Packages (their `requires` moved out) with requirement ids local to the repository,
+    /// and the requirements first seen in this batch, in local id order.
+    Packages(Vec<(repodata::Package, Vec<u32>)>, Vec<Dep>),
     Done(Result<(repodata::RepoMd, Compression, u64), RepoError>),
 }
 
@@ -852,20 +896,34 @@ fn read_primary(repo: &RepoInput, tx: &std::sync::mpsc::SyncSender<Batch>) {
         let (compression, reader) = repodata::open_metadata(&repo.root.join(href))
             .map_err(|e| err(&primary_rel, "read-primary", e))?;
         let mut batch = Vec::with_capacity(BATCH);
+        let mut fresh: Vec<Dep> = Vec::new();
+        // Requirements interned here, off the indexing thread: most repeat.
+        let mut local: HashMap<Dep, u32> = HashMap::default();
         let mut gone = false;
-        let count = repodata::parse_primary(reader, |p| {
+        let count = repodata::parse_primary(reader, |mut p| {
             if gone {
                 return;
             }
-            batch.push(p);
+            let ids = std::mem::take(&mut p.requires)
+                .into_iter()
+                .map(|d| {
+                    let next = local.len() as u32;
+                    *local.entry(d).or_insert_with_key(|d| {
+                        fresh.push(d.clone());
+                        next
+                    })
+                })
+                .collect();
+            batch.push((p, ids));
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                gone = tx.send(Batch::Packages(full)).is_err();
+                let deps = std::mem::take(&mut fresh);
+                gone = tx.send(Batch::Packages(full, deps)).is_err();
             }
         })
         .map_err(|e| err(&primary_rel, "read-primary", e))?;
-        if !batch.is_empty() {
-            let _ = tx.send(Batch::Packages(batch));
+        if !batch.is_empty() || !fresh.is_empty() {
+            let _ = tx.send(Batch::Packages(batch, fresh));
         }
         Ok((md, compression, count))
     })();

@@ -557,29 +557,25 @@ fn every_compression_gives_the_same_answer() {
             "xz" | "bz2" => createrepo(&repo, &[&format!("--general-compress-type={kind}")]),
             _ => {
                 // createrepo_c here cannot write zstd: recompress its gzip files in place (the
-                // reader goes by magic bytes, not names).
+                // reader goes by magic bytes, not names), zstd in-process with ruzstd.
                 createrepo(&repo, &[]);
                 for e in std::fs::read_dir(repo.join("repodata")).unwrap() {
                     let p = e.unwrap().path();
                     if p.to_str().unwrap().ends_with(".xml.gz") {
-                        let cmd = if kind == "zstd" {
-                            "gzip -dc \"$0\" | zstd -q -c > \"$0.new\" && mv \"$0.new\" \"$0\""
+                        let out = Command::new("gzip").arg("-dc").arg(&p).output().unwrap();
+                        assert!(out.status.success());
+                        let data = if kind == "zstd" {
+                            ruzstd::encoding::compress_to_vec(
+                                &out.stdout[..],
+                                ruzstd::encoding::CompressionLevel::Fastest,
+                            )
                         } else {
-                            "gzip -dc \"$0\" > \"$0.new\" && mv \"$0.new\" \"$0\""
+                            out.stdout
                         };
-                        let st = Command::new("sh")
-                            .arg("-c")
-                            .arg(cmd)
-                            .arg(&p)
-                            .status()
-                            .unwrap();
-                        assert!(st.success());
+                        std::fs::write(&p, data).unwrap();
                     }
                 }
             }
-        }
-        if kind == "zstd" && !have_peer("zstd") {
-            continue;
         }
         let (recs, code) = rl_closure(&[os(&repo), "--forcearch".as_ref(), "x86_64".as_ref()]);
         assert_eq!(code, 1, "{kind}");

@@ -681,9 +681,20 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
             files.entry(f).or_default().push(idx);
         }
     }
+    // Missing: no *available* package provides the path yet (an older version filtered out by
+    // --newest or --best may list it while only filelists.xml shows the newer one does).
+    let avail = |i: u32| pkgs[i as usize].available;
     let missing: HashSet<&str> = file_names
         .iter()
-        .filter(|f| !files.contains_key(f.as_str()) && !provides.contains_key(f.as_str()))
+        .filter(|f| {
+            let by_file = files
+                .get(f.as_str())
+                .is_some_and(|v| v.iter().any(|&i| avail(i)));
+            let by_provide = provides
+                .get(f.as_str())
+                .is_some_and(|v| v.iter().any(|p| avail(p.pkg)));
+            !by_file && !by_provide
+        })
         .map(String::as_str)
         .collect();
     // Per requirement: None = not needed or not decided yet, Some(satisfied).

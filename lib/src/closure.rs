@@ -652,8 +652,8 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     for (d, id) in dep_ids {
         deps[id as usize] = d;
     }
-    // Parse every distinct requirement of the checked packages once.
-    let mut parsed: Vec<Option<Option<Req>>> = vec![None; deps.len()];
+    // Every distinct requirement of the checked packages once; only rich ones need parsing.
+    let mut parsed: Vec<Option<Need>> = vec![None; deps.len()];
     let mut file_names: HashSet<String> = HashSet::default();
     for p in pkgs.iter().filter(|p| p.check) {
         for &id in &p.requires {
@@ -662,15 +662,24 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
             if slot.is_some() || skipped(&d.name) {
                 continue;
             }
-            let req = Req::from_dep(d).ok();
-            if let Some(r) = &req {
-                r.visit_names(&mut |n| {
-                    if n.starts_with('/') {
-                        file_names.insert(n.to_owned());
+            *slot = Some(if d.name.starts_with('(') {
+                match parse_rich(&d.name) {
+                    Ok(r) => {
+                        r.visit_names(&mut |n| {
+                            if n.starts_with('/') {
+                                file_names.insert(n.to_owned());
+                            }
+                        });
+                        Need::Rich(r)
                     }
-                });
-            }
-            *slot = Some(req);
+                    Err(_) => Need::Bad,
+                }
+            } else {
+                if d.name.starts_with('/') {
+                    file_names.insert(d.name.clone());
+                }
+                Need::Simple
+            });
         }
     }
 
@@ -713,7 +722,8 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         }
         // One thread per repository (they are independent); results joined in order.
         let (lengths, missing, by_id) = (&lengths, &missing, &by_id);
-        let (files_ref, provides_ref, parsed_ref, pkgs_ref) = (&files, &provides, &parsed, &pkgs);
+        let (files_ref, provides_ref, parsed_ref, pkgs_ref, deps_ref) =
+            (&files, &provides, &parsed, &pkgs, &deps);
         let verdict_ref = &mut verdict;
         let per_repo: Vec<FilelistsResult> = std::thread::scope(|scope| {
             let handles: Vec<_> = repos
@@ -756,10 +766,14 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
             };
             decide(
                 &index,
+                deps_ref,
                 parsed_ref,
                 verdict_ref,
                 |i| pkgs_ref[i as usize].available,
-                |r| !names_any(r, missing),
+                |d, r| match r {
+                    None => !missing.contains(d.name.as_str()),
+                    Some(r) => !names_any(r, missing),
+                },
             );
             handles
                 .into_iter()
@@ -784,10 +798,11 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     };
     decide(
         &index,
+        &deps,
         &parsed,
         &mut verdict,
         |i| pkgs[i as usize].available,
-        |_| true,
+        |_, _| true,
     );
 
     let mut order: Vec<u32> = (0..pkgs.len() as u32)
@@ -810,7 +825,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
             .iter()
             .filter(|&&id| verdict[id as usize] == Some(false))
             .map(|&id| match &parsed[id as usize] {
-                Some(Some(r)) => r.to_string(),
+                Some(Need::Rich(r)) => r.to_string(),
                 _ => deps[id as usize].to_string(),
             })
             .collect();
@@ -841,24 +856,38 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     })
 }
 
-/// Fills in the verdicts not yet decided of the parsed requirements `which` selects.
+/// How a requirement of a checked package is evaluated.
+#[derive(Clone)]
+enum Need {
+    /// A name, with or without a version: looked up as it is.
+    Simple,
+    /// A rich dependency, parsed.
+    Rich(Req),
+    /// A rich dependency that does not parse: provided by nothing.
+    Bad,
+}
+
+/// Fills in the verdicts not yet decided of the requirements `which` selects.
 fn decide(
     index: &Index<'_>,
-    parsed: &[Option<Option<Req>>],
+    deps: &[Dep],
+    parsed: &[Option<Need>],
     verdict: &mut [Option<bool>],
     available: impl Fn(u32) -> bool + Copy,
-    which: impl Fn(&Req) -> bool,
+    which: impl Fn(&Dep, Option<&Req>) -> bool,
 ) {
-    for (slot, v) in parsed.iter().zip(verdict.iter_mut()) {
+    for ((slot, v), d) in parsed.iter().zip(verdict.iter_mut()).zip(deps) {
         if v.is_some() {
             continue;
         }
         match slot {
             None => {}
-            // A requirement we cannot parse is provided by nothing.
-            Some(None) => *v = Some(false),
-            Some(Some(r)) if which(r) => *v = Some(index.satisfied(r, available)),
-            Some(Some(_)) => {}
+            Some(Need::Bad) => *v = Some(false),
+            Some(Need::Simple) if which(d, None) => {
+                *v = Some(index.satisfied_name(&d.name, d.flags, &d.evr, available))
+            }
+            Some(Need::Rich(r)) if which(d, Some(r)) => *v = Some(index.satisfied(r, available)),
+            Some(_) => {}
         }
     }
 }
@@ -978,24 +1007,33 @@ struct Index<'a> {
 
 impl Index<'_> {
     /// Whether an available package provides `req` (simple requirements without building sets).
-    fn satisfied(&self, req: &Req, available: impl Fn(u32) -> bool) -> bool {
+    fn satisfied(&self, req: &Req, available: impl Fn(u32) -> bool + Copy) -> bool {
         match req {
             Req::Simple {
                 name,
                 flags: fl,
                 evr,
                 ..
-            } => {
-                self.provides.get(name).is_some_and(|v| {
-                    v.iter()
-                        .any(|p| available(p.pkg) && provide_matches(p.flags, &p.evr, *fl, evr))
-                }) || self
-                    .files
-                    .get(name)
-                    .is_some_and(|v| v.iter().any(|&p| available(p)))
-            }
+            } => self.satisfied_name(name, *fl, evr, available),
             Req::Rich(..) => self.what_provides(req).into_iter().any(available),
         }
+    }
+
+    /// Whether an available package provides `name [op evr]`.
+    fn satisfied_name(
+        &self,
+        name: &str,
+        fl: u8,
+        evr: &Evr,
+        available: impl Fn(u32) -> bool,
+    ) -> bool {
+        self.provides.get(name).is_some_and(|v| {
+            v.iter()
+                .any(|p| available(p.pkg) && provide_matches(p.flags, &p.evr, fl, evr))
+        }) || self
+            .files
+            .get(name)
+            .is_some_and(|v| v.iter().any(|&p| available(p)))
     }
 
     /// The installable packages providing `req`, sorted, as libsolv's `whatprovides`.

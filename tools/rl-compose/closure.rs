@@ -13,7 +13,7 @@ Examples:
   rl-compose closure /mnt/compose/9/latest-Rocky-9/compose/BaseOS/x86_64/os
   rl-compose closure BaseOS/x86_64/os AppStream/x86_64/os --check AppStream/x86_64/os --forcearch x86_64
   rl-compose closure --compose /mnt/compose/9/latest-Rocky-9 | jq -r 'select(.event==\"unresolved\") | .package'
-  rl-compose repos /mnt/compose/9/latest-Rocky-9 | rl-compose closure -
+  rl-compose repos /mnt/compose/9/latest-Rocky-9 --kind os --arch x86_64 | rl-compose closure - --forcearch x86_64
 
 Rules (those of dnf repoclosure): every package of every repository may satisfy a requirement;
 packages of the --check repositories are checked (all when none is given), only those of the

@@ -44,6 +44,9 @@ Requires: (nothing-a >= 1.0 or nothing-b < 2:3-4)
 Requires: (  fix-lib   >=  1:0.9   with   virt  )
 Requires: fix-lib >= 0:0.5
 Requires: nothing-e >= 0:0.5
+Requires: (/usr/share/fix/data.txt with fix)
+Requires: (/usr/share/fix/data.txt without fix)
+Requires: (/usr/bin/fixtool with fix-lib)
 %description
 x
 %package lib
@@ -59,6 +62,7 @@ x
 Summary: c
 Version: 1.0^git1
 Provides: snap = 1.0^git1
+Provides: /usr/share/fix/data.txt
 BuildArch: noarch
 %description caret
 x
@@ -409,6 +413,7 @@ fn versioned_file_and_rich_requirements_match_dnf() {
         pair("fix-1.0-1.x86_64", "(nothing-a if fix-lib)"),
         pair("fix-1.0-1.x86_64", "(fix-lib with snap)"),
         pair("fix-1.0-1.x86_64", "(fix-lib without virt)"),
+        pair("fix-1.0-1.x86_64", "(/usr/bin/fixtool with fix-lib)"),
     ] {
         assert!(ours.contains(&want), "missing {want:?} in {ours:#?}");
     }
@@ -422,6 +427,9 @@ fn versioned_file_and_rich_requirements_match_dnf() {
         pair("fix-1.0-1.x86_64", "/usr/share/fix"),
         pair("fix-1.0-1.x86_64", "(fix-lib and nothing-a)"),
         pair("fix-1.0-1.x86_64", "(fix-lib >= 1:0.9 with virt)"),
+        // fix lists the file only in filelists.xml, fix-caret provides the path explicitly.
+        pair("fix-1.0-1.x86_64", "(/usr/share/fix/data.txt with fix)"),
+        pair("fix-1.0-1.x86_64", "(/usr/share/fix/data.txt without fix)"),
     ] {
         assert!(!ours.contains(&not), "unexpected {not:?}");
     }

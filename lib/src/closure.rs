@@ -169,6 +169,22 @@ impl Req {
         }
     }
 
+    /// Calls `f` for every file name under a `with` or `without` operator.
+    fn visit_set_files<'a>(&'a self, under: bool, f: &mut impl FnMut(&'a str)) {
+        match self {
+            Req::Simple { name, .. } => {
+                if under && name.starts_with('/') {
+                    f(name)
+                }
+            }
+            Req::Rich(op, a, b) => {
+                let under = under || matches!(op, Op::With | Op::Without);
+                a.visit_set_files(under, f);
+                b.visit_set_files(under, f);
+            }
+        }
+    }
+
     fn fmt_inner(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Req::Simple {
@@ -655,6 +671,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     // Every distinct requirement of the checked packages once; only rich ones need parsing.
     let mut parsed: Vec<Option<Need>> = vec![None; deps.len()];
     let mut file_names: HashSet<String> = HashSet::default();
+    let mut complete_files: HashSet<String> = HashSet::default();
     for p in pkgs.iter().filter(|p| p.check) {
         for &id in &p.requires {
             let slot = &mut parsed[id as usize];
@@ -669,6 +686,11 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
                             if n.starts_with('/') {
                                 file_names.insert(n.to_owned());
                             }
+                        });
+                        // `with`/`without` compare provider sets, so those need every
+                        // package listing the path, not just one.
+                        r.visit_set_files(false, &mut |n| {
+                            complete_files.insert(n.to_owned());
                         });
                         Need::Rich(r)
                     }
@@ -702,7 +724,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
             let by_provide = provides
                 .get(f.as_str())
                 .is_some_and(|v| v.iter().any(|p| avail(p.pkg)));
-            !by_file && !by_provide
+            (!by_file && !by_provide) || complete_files.contains(f.as_str())
         })
         .map(String::as_str)
         .collect();

@@ -757,9 +757,21 @@ fn empty_repository_and_paths_with_spaces() {
     let (recs, code) = rl_closure(&[os(&empty)]);
     assert_eq!(code, 0);
     assert_eq!(summary(&recs)["packages"], 0);
-    // A repository given twice counts once; relative paths become absolute roots.
-    let (recs, _) = rl_closure(&[os(&f.base), os(&f.base), os(&f.app)]);
+    // A repository given twice counts once (also as a file:// URL).
+    let url = format!("file://{}", f.base.display());
+    let (recs, _) = rl_closure(&[os(&f.base), url.as_ref(), os(&f.app)]);
     assert_eq!(summary(&recs)["repos"], 2);
+    // Relative paths become absolute roots.
+    let out = rl("rl-compose")
+        .args(["closure", "base"])
+        .current_dir(f.base.parent().unwrap())
+        .output()
+        .unwrap();
+    let recs = records(&out.stdout);
+    assert_eq!(
+        of_event(&recs, "repodata")[0]["root"],
+        f.base.to_str().unwrap()
+    );
     assert!(f.root.is_absolute());
 }
 

@@ -94,7 +94,14 @@ fn machine_arch() -> String {
     }
 }
 
+/// An absolute path; a `file://` URL (as dnf's --repofrompath takes) means its path.
 fn absolute(p: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = p.as_os_str().as_bytes();
+    let p = match bytes.strip_prefix(b"file://") {
+        Some(rest) => Path::new(std::ffi::OsStr::from_bytes(rest)),
+        None => p,
+    };
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 

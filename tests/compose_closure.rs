@@ -169,7 +169,6 @@ x
 "#;
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     /// fix*.rpm, gzip metadata.
     main: PathBuf,
     /// multi*.rpm for aarch64, i686, x86_64 (two versions), xz metadata.
@@ -245,11 +244,11 @@ fn copy_rpms(from: &Path, to: &Path, prefix: &str) {
 }
 
 fn build_fixture() -> Fixture {
-    let dir = tempfile::Builder::new()
-        .prefix("rl-closure-")
-        .tempdir()
-        .unwrap();
-    let root = dir.path().to_path_buf();
+    // Under target/tmp (cargo's per-project scratch space), rebuilt on every run: a static
+    // fixture is never dropped, so a temporary directory would be left behind in /tmp.
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compose-closure-fixture");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
     let specs = root.join("specs");
     std::fs::create_dir_all(&specs).unwrap();
     for (name, text) in [
@@ -298,7 +297,6 @@ fn build_fixture() -> Fixture {
     copy_rpms(&top("look"), &app, "app");
     createrepo(&app, &[]);
     Fixture {
-        _dir: dir,
         main,
         arch,
         base,

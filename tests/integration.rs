@@ -5,6 +5,7 @@ mod common;
 mod bitflip;
 mod checksum;
 mod compose;
+mod compose_closure;
 mod conventions;
 mod demo;
 mod filelist;

@@ -19,10 +19,14 @@
 //! * [`release`] — release naming: revisions, common_X data, latest-link and image names.
 //! * [`treeinfo`] — `.treeinfo` files as ConfigParser reads and writes them, the variant edit.
 //! * [`filelist`] — the mirror file lists (`fullfiletimelist-*`, `fullfilelist`).
+//! * [`repodata`] — RPM repository metadata (repomd.xml, primary, filelists; any compression).
+//! * [`rpmvercmp`] — RPM version comparison and versioned-dependency matching.
+//! * [`closure`] — repository dependency closure (provides index, rich dependencies, dnf's rules).
 
 pub mod bencode;
 pub mod checksum;
 pub mod cli;
+pub mod closure;
 pub mod compose;
 pub mod duration;
 pub mod filelist;
@@ -33,6 +37,8 @@ pub mod nofollow;
 pub mod progress;
 pub mod record;
 pub mod release;
+pub mod repodata;
+pub mod rpmvercmp;
 pub mod stagestate;
 pub mod torrent;
 pub mod treeinfo;

@@ -1,0 +1,676 @@
+//! RPM repository metadata as createrepo_c writes it: `repodata/repomd.xml`, and streaming
+//! readers for `primary.xml` and `filelists.xml` in any compression createrepo_c offers (gzip,
+//! xz, zstd, bzip2, or none; detected from the file's magic bytes, not its name).
+//!
+//! The readers never hold a whole file: they hand each `<package>` to a callback as soon as its
+//! closing tag is read, so memory follows what the caller keeps, not the file size.
+//!
+//! Errors are `io::Error`s (`InvalidData` for malformed XML or compressed data) so callers can
+//! report them like any other read failure.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use quick_xml::events::{BytesStart, Event};
+
+use crate::rpmvercmp::{Evr, flags};
+
+/// One metadata file named in `repomd.xml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// The `type` attribute: `primary`, `filelists`, `other`, `primary_db`, …
+    pub kind: String,
+    /// `location href`, relative to the repository root (e.g. `repodata/…-primary.xml.gz`).
+    pub href: String,
+}
+
+/// What `repomd.xml` lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepoMd {
+    pub revision: Option<String>,
+    pub data: Vec<DataFile>,
+}
+
+impl RepoMd {
+    /// The href of one metadata type.
+    pub fn href(&self, kind: &str) -> Option<&str> {
+        self.data
+            .iter()
+            .find(|d| d.kind == kind)
+            .map(|d| d.href.as_str())
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+fn xml_err(e: impl std::fmt::Display) -> io::Error {
+    invalid(format!("malformed XML: {e}"))
+}
+
+/// The path of `repodata/repomd.xml` under a repository root.
+pub fn repomd_path(repo: &Path) -> PathBuf {
+    repo.join("repodata").join("repomd.xml")
+}
+
+/// Reads `repo/repodata/repomd.xml`.
+pub fn read_repomd(repo: &Path) -> io::Result<RepoMd> {
+    let file = File::open(repomd_path(repo))?;
+    parse_repomd(BufReader::new(file))
+}
+
+/// Parses a `repomd.xml` document.
+pub fn parse_repomd<R: BufRead>(input: R) -> io::Result<RepoMd> {
+    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut buf = Vec::new();
+    let mut md = RepoMd::default();
+    let mut kind: Option<String> = None;
+    let mut in_revision = false;
+    let mut saw_root = false;
+    loop {
+        match reader.read_event_into(&mut buf).map_err(xml_err)? {
+            Event::Start(e) => match e.local_name().as_ref() {
+                b"repomd" => saw_root = true,
+                b"data" => kind = attr(&e, b"type")?,
+                b"revision" => in_revision = true,
+                b"location" => location(&e, &kind, &mut md)?,
+                _ => {}
+            },
+            Event::Empty(e) if e.local_name().as_ref() == b"location" => {
+                location(&e, &kind, &mut md)?;
+            }
+            Event::Text(t) if in_revision => {
+                md.revision = Some(t.decode().map_err(xml_err)?.trim().to_owned());
+            }
+            Event::End(e) => match e.local_name().as_ref() {
+                b"data" => kind = None,
+                b"revision" => in_revision = false,
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if !saw_root {
+        return Err(invalid("not a repomd.xml document (no <repomd> element)"));
+    }
+    Ok(md)
+}
+
+fn location(e: &BytesStart<'_>, kind: &Option<String>, md: &mut RepoMd) -> io::Result<()> {
+    if let (Some(kind), Some(href)) = (kind, attr(e, b"href")?) {
+        md.data.push(DataFile {
+            kind: kind.clone(),
+            href,
+        });
+    }
+    Ok(())
+}
+
+fn attr(e: &BytesStart<'_>, name: &[u8]) -> io::Result<Option<String>> {
+    for a in e.attributes() {
+        let a = a.map_err(xml_err)?;
+        if a.key.local_name().as_ref() == name {
+            return Ok(Some(a.unescape_value().map_err(xml_err)?.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Compression of a metadata file, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Xz,
+    Zstd,
+    Bzip2,
+}
+
+impl Compression {
+    /// Recognises the magic bytes at the start of a file.
+    pub fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Compression::Xz
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else if head.starts_with(b"BZh") {
+            Compression::Bzip2
+        } else {
+            Compression::None
+        }
+    }
+
+    /// Lowercase name for records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gz",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zst",
+            Compression::Bzip2 => "bz2",
+        }
+    }
+}
+
+/// Opens a metadata file and decompresses it on the fly.
+pub fn open_metadata(path: &Path) -> io::Result<(Compression, Box<dyn BufRead + Send>)> {
+    let mut raw = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let kind = Compression::sniff(raw.fill_buf()?);
+    Ok((kind, decompress(kind, raw)?))
+}
+
+/// Wraps a reader in the decoder for `kind`. Decompression runs on its own thread, a bounded
+/// queue of blocks ahead of the reader (at most [`AHEAD`] blocks of [`BLOCK`] bytes), so parsing
+/// and decompressing overlap on two cores while memory stays bounded.
+pub fn decompress<R: BufRead + Send + 'static>(
+    kind: Compression,
+    raw: R,
+) -> io::Result<Box<dyn BufRead + Send>> {
+    let decoder: Box<dyn Read + Send> = match kind {
+        Compression::None => return Ok(Box::new(raw)),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new(raw, true)),
+        Compression::Zstd => {
+            let dec = ruzstd::decoding::StreamingDecoder::new(raw)
+                .map_err(|e| invalid(format!("bad zstd data: {e}")))?;
+            Box::new(ZstdFrames(dec))
+        }
+        Compression::Bzip2 => Box::new(bzip2_rs::DecoderReader::new(raw)),
+    };
+    Ok(Box::new(ReadAhead::spawn(decoder)))
+}
+
+/// Size of one decompressed block handed from the decoder thread to the parser.
+pub const BLOCK: usize = 1 << 18;
+/// How many blocks the decoder thread may run ahead.
+pub const AHEAD: usize = 16;
+
+/// The reading end of a decoder thread.
+struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl ReadAhead {
+    fn spawn(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+        std::thread::spawn(move || {
+            loop {
+                let mut block = vec![0u8; BLOCK];
+                let mut filled = 0;
+                let result = loop {
+                    match inner.read(&mut block[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == block.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                block.truncate(filled);
+                let last = filled < BLOCK;
+                if filled > 0 && tx.send(Ok(block)).is_err() {
+                    return; // the reader is gone
+                }
+                if let Err(e) = result {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                if last {
+                    return;
+                }
+            }
+        });
+        ReadAhead {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = buf.len().min(avail.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ReadAhead {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.cur.len() && !self.done {
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    self.cur = block;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.cur.len());
+    }
+}
+
+/// Maps the zstd decoder's errors to `InvalidData`.
+struct ZstdFrames<R: Read>(ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>);
+
+impl<R: Read> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| invalid(format!("bad zstd data: {e}")))
+    }
+}
+
+/// One dependency entry (`<rpm:entry name=… flags=… epoch=… ver=… rel=…/>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Dep {
+    /// The name, or the whole rich dependency `(a or b)`.
+    pub name: String,
+    /// Relation bits ([`flags`]); 0 when unversioned.
+    pub flags: u8,
+    pub evr: Evr,
+}
+
+impl std::fmt::Display for Dep {
+    /// As rpm and dnf print it: `name`, or `name >= [E:]V[-R]` (epoch 0 omitted).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if self.flags != 0 {
+            write!(f, " {} {}", flags::symbol(self.flags), self.evr)?;
+        }
+        Ok(())
+    }
+}
+
+/// One `<package>` of primary.xml, with what a dependency check needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Package {
+    pub name: String,
+    pub arch: String,
+    /// Epoch 0 is stored as `None`.
+    pub evr: Evr,
+    /// The `pkgid` checksum (links primary to filelists).
+    pub pkgid: String,
+    /// `location href`, relative to the repository root.
+    pub location: String,
+    pub provides: Vec<Dep>,
+    /// `requires` entries, `pre="1"` ones included.
+    pub requires: Vec<Dep>,
+    /// The files primary.xml lists (createrepo_c puts only `/etc/*`, `*bin/*` and a few others there).
+    pub files: Vec<String>,
+}
+
+impl Package {
+    /// `name-[E:]V-R.arch`, epoch only when non-zero: how dnf prints a package.
+    pub fn nevra(&self) -> String {
+        format!("{}-{}.{}", self.name, self.evr, self.arch)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Section {
+    None,
+    Provides,
+    Requires,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum TextOf {
+    None,
+    Name,
+    Arch,
+    Checksum,
+    File,
+}
+
+/// Streams primary.xml, calling `each` once per package. Returns the number of packages.
+pub fn parse_primary<R: BufRead>(input: R, mut each: impl FnMut(Package)) -> io::Result<u64> {
+    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut buf = Vec::with_capacity(4096);
+    let mut pkg: Option<Package> = None;
+    let mut section = Section::None;
+    let mut text_of = TextOf::None;
+    let mut text = String::new();
+    let mut pkgid_checksum = false;
+    let mut count = 0u64;
+    let mut saw_root = false;
+    loop {
+        let ev = reader.read_event_into(&mut buf).map_err(xml_err)?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(ev, Event::Empty(_));
+                match e.local_name().as_ref() {
+                    b"metadata" => saw_root = true,
+                    b"package" => {
+                        pkg = Some(Package::default());
+                        section = Section::None;
+                    }
+                    b"name" if !empty => text_of = TextOf::Name,
+                    b"arch" if !empty => text_of = TextOf::Arch,
+                    b"checksum" if !empty => {
+                        text_of = TextOf::Checksum;
+                        pkgid_checksum = attr(e, b"pkgid")?.as_deref() == Some("YES");
+                    }
+                    b"file" if !empty => text_of = TextOf::File,
+                    b"version" => {
+                        if let Some(p) = pkg.as_mut() {
+                            p.evr = evr_attrs(e)?;
+                        }
+                    }
+                    b"location" => {
+                        if let (Some(p), Some(h)) = (pkg.as_mut(), attr(e, b"href")?) {
+                            p.location = h;
+                        }
+                    }
+                    b"provides" if !empty => section = Section::Provides,
+                    b"requires" if !empty => section = Section::Requires,
+                    b"entry" => {
+                        if let Some(p) = pkg.as_mut() {
+                            match section {
+                                Section::Provides => p.provides.push(dep_attrs(e)?),
+                                Section::Requires => p.requires.push(dep_attrs(e)?),
+                                Section::None => {}
+                            }
+                        }
+                    }
+                    b"conflicts" | b"obsoletes" | b"recommends" | b"suggests" | b"supplements"
+                    | b"enhances" => section = Section::None,
+                    _ => {}
+                }
+                if text_of != TextOf::None {
+                    text.clear();
+                }
+            }
+            Event::Text(ref t) if text_of != TextOf::None => {
+                text.push_str(&t.decode().map_err(xml_err)?);
+            }
+            Event::CData(ref t) if text_of != TextOf::None => {
+                text.push_str(&String::from_utf8_lossy(t));
+            }
+            Event::GeneralRef(ref r) if text_of != TextOf::None => push_ref(&mut text, r)?,
+            Event::End(ref e) => match e.local_name().as_ref() {
+                b"package" => {
+                    if let Some(p) = pkg.take() {
+                        count += 1;
+                        each(p);
+                    }
+                }
+                b"provides" | b"requires" => section = Section::None,
+                b"name" | b"arch" | b"checksum" | b"file" => {
+                    if let Some(p) = pkg.as_mut() {
+                        match text_of {
+                            TextOf::Name => p.name = std::mem::take(&mut text),
+                            TextOf::Arch => p.arch = std::mem::take(&mut text),
+                            TextOf::Checksum if pkgid_checksum || p.pkgid.is_empty() => {
+                                p.pkgid = std::mem::take(&mut text)
+                            }
+                            TextOf::File => p.files.push(std::mem::take(&mut text)),
+                            _ => {}
+                        }
+                    }
+                    text_of = TextOf::None;
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if !saw_root {
+        return Err(invalid(
+            "not a primary.xml document (no <metadata> element)",
+        ));
+    }
+    if pkg.is_some() {
+        return Err(invalid("truncated primary.xml (unclosed <package>)"));
+    }
+    Ok(count)
+}
+
+/// Streams filelists.xml, calling `each(pkgid, path)` for every file and directory listed.
+pub fn parse_filelists<R: BufRead>(input: R, mut each: impl FnMut(&str, &str)) -> io::Result<()> {
+    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut buf = Vec::with_capacity(4096);
+    let mut pkgid = String::new();
+    let mut in_file = false;
+    let mut text = String::new();
+    let mut saw_root = false;
+    loop {
+        match reader.read_event_into(&mut buf).map_err(xml_err)? {
+            Event::Start(e) => match e.local_name().as_ref() {
+                b"filelists" => saw_root = true,
+                b"package" => pkgid = attr(&e, b"pkgid")?.unwrap_or_default(),
+                b"file" => {
+                    in_file = true;
+                    text.clear();
+                }
+                _ => {}
+            },
+            Event::Empty(e) if e.local_name().as_ref() == b"filelists" => saw_root = true,
+            Event::Text(t) if in_file => text.push_str(&t.decode().map_err(xml_err)?),
+            Event::GeneralRef(r) if in_file => push_ref(&mut text, &r)?,
+            Event::End(e) if e.local_name().as_ref() == b"file" => {
+                in_file = false;
+                each(&pkgid, &text);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if !saw_root {
+        return Err(invalid(
+            "not a filelists.xml document (no <filelists> element)",
+        ));
+    }
+    Ok(())
+}
+
+fn push_ref(text: &mut String, r: &quick_xml::events::BytesRef<'_>) -> io::Result<()> {
+    if let Some(c) = r.resolve_char_ref().map_err(xml_err)? {
+        text.push(c);
+        return Ok(());
+    }
+    let name = r.decode().map_err(xml_err)?;
+    let c = match name.as_ref() {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        other => return Err(invalid(format!("unknown XML entity &{other};"))),
+    };
+    text.push(c);
+    Ok(())
+}
+
+/// Epoch as an attribute value: 0 and empty mean none.
+fn epoch_value(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let e = std::str::from_utf8(v)
+        .ok()?
+        .parse::<u64>()
+        .unwrap_or(u64::MAX);
+    (e != 0).then_some(e)
+}
+
+/// An attribute value as an owned string (unescaped only when it holds an entity).
+fn attr_string(a: &quick_xml::events::attributes::Attribute<'_>) -> io::Result<String> {
+    if a.value.contains(&b'&') {
+        Ok(a.unescape_value().map_err(xml_err)?.into_owned())
+    } else {
+        String::from_utf8(a.value.to_vec()).map_err(xml_err)
+    }
+}
+
+fn evr_attrs(e: &BytesStart<'_>) -> io::Result<Evr> {
+    let mut evr = Evr::default();
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(xml_err)?;
+        match a.key.local_name().as_ref() {
+            b"epoch" => evr.epoch = epoch_value(&a.value),
+            b"ver" => evr.version = attr_string(&a)?,
+            b"rel" => evr.release = Some(attr_string(&a)?).filter(|r| !r.is_empty()),
+            _ => {}
+        }
+    }
+    Ok(evr)
+}
+
+fn dep_attrs(e: &BytesStart<'_>) -> io::Result<Dep> {
+    let mut name = String::new();
+    let mut fl = 0u8;
+    let mut evr = Evr::default();
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(xml_err)?;
+        match a.key.local_name().as_ref() {
+            b"name" => name = attr_string(&a)?,
+            b"flags" => {
+                fl = std::str::from_utf8(&a.value)
+                    .ok()
+                    .and_then(flags::from_repodata)
+                    .unwrap_or(0)
+            }
+            b"epoch" => evr.epoch = epoch_value(&a.value),
+            b"ver" => evr.version = attr_string(&a)?,
+            b"rel" => evr.release = Some(attr_string(&a)?).filter(|r| !r.is_empty()),
+            _ => {}
+        }
+    }
+    if name.is_empty() {
+        return Err(invalid("dependency entry without a name"));
+    }
+    if fl == 0 {
+        evr = Evr::default();
+    }
+    Ok(Dep {
+        name,
+        flags: fl,
+        evr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+
+    const PRIMARY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="1">
+<package type="rpm">
+  <name>fix-lib</name>
+  <arch>noarch</arch>
+  <version epoch="1" ver="1.0" rel="1"/>
+  <checksum type="sha256" pkgid="YES">abc</checksum>
+  <location href="Packages/f/fix-lib-1.0-1.noarch.rpm"/>
+  <format>
+    <rpm:provides>
+      <rpm:entry name="fix-lib" flags="EQ" epoch="1" ver="1.0" rel="1"/>
+      <rpm:entry name="virt" flags="EQ" epoch="0" ver="2.0~rc1"/>
+    </rpm:provides>
+    <rpm:requires>
+      <rpm:entry name="(a &gt;= 1.0 or b)"/>
+      <rpm:entry name="libc" flags="GE" epoch="0" ver="2.34" pre="1"/>
+    </rpm:requires>
+    <rpm:conflicts><rpm:entry name="nope"/></rpm:conflicts>
+    <file>/usr/bin/a&amp;b</file>
+    <file type="dir">/etc/fix</file>
+  </format>
+</package>
+</metadata>"#;
+
+    #[test]
+    fn parses_primary() {
+        let mut pkgs = Vec::new();
+        let n = parse_primary(Cursor::new(PRIMARY), |p| pkgs.push(p)).unwrap();
+        assert_eq!(n, 1);
+        let p = &pkgs[0];
+        assert_eq!(p.nevra(), "fix-lib-1:1.0-1.noarch");
+        assert_eq!(p.pkgid, "abc");
+        assert_eq!(p.location, "Packages/f/fix-lib-1.0-1.noarch.rpm");
+        assert_eq!(p.provides.len(), 2);
+        assert_eq!(p.provides[1].to_string(), "virt = 2.0~rc1");
+        assert_eq!(p.requires.len(), 2);
+        assert_eq!(p.requires[0].name, "(a >= 1.0 or b)");
+        assert_eq!(p.requires[1].to_string(), "libc >= 2.34");
+        assert_eq!(p.files, vec!["/usr/bin/a&b", "/etc/fix"]);
+    }
+
+    #[test]
+    fn every_compression() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(PRIMARY.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = ruzstd::encoding::compress_to_vec(
+            PRIMARY.as_bytes(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        for (data, kind) in [
+            (gz, Compression::Gzip),
+            (zst, Compression::Zstd),
+            (PRIMARY.as_bytes().to_vec(), Compression::None),
+        ] {
+            assert_eq!(Compression::sniff(&data), kind);
+            let r = decompress(kind, Cursor::new(data)).unwrap();
+            let n = parse_primary(r, |_| {}).unwrap();
+            assert_eq!(n, 1, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_primary(Cursor::new("hello"), |_| {}).is_err());
+        assert!(parse_primary(Cursor::new("<metadata><package><name>x</nam"), |_| {}).is_err());
+        let r = decompress(Compression::Gzip, Cursor::new(vec![0x1f, 0x8b, 1, 2, 3])).unwrap();
+        assert!(parse_primary(r, |_| {}).is_err());
+        assert!(parse_repomd(Cursor::new("<x/>")).is_err());
+    }
+
+    #[test]
+    fn parses_repomd_and_filelists() {
+        let md = parse_repomd(Cursor::new(
+            r#"<repomd><revision>7</revision><data type="primary"><location href="repodata/p.xml.gz"/></data><data type="filelists"><location href="repodata/f.xml.zst"/></data></repomd>"#,
+        ))
+        .unwrap();
+        assert_eq!(md.href("primary"), Some("repodata/p.xml.gz"));
+        assert_eq!(md.href("filelists"), Some("repodata/f.xml.zst"));
+        assert_eq!(md.revision.as_deref(), Some("7"));
+        let mut seen = Vec::new();
+        parse_filelists(
+            Cursor::new(
+                r#"<filelists><package pkgid="abc" name="x" arch="noarch"><version epoch="0" ver="1" rel="1"/><file>/a</file><file type="dir">/b</file></package></filelists>"#,
+            ),
+            |id, f| seen.push(format!("{id}:{f}")),
+        )
+        .unwrap();
+        assert_eq!(seen, vec!["abc:/a", "abc:/b"]);
+    }
+}

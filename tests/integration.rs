@@ -11,5 +11,6 @@ mod demo;
 mod filelist;
 mod hardlink;
 mod man;
+mod release_flow;
 mod sync;
 mod torrent;

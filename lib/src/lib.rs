@@ -9,9 +9,11 @@
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
 //! * [`checksum`] — the CHECKSUM file format.
+//! * [`exclude`] — rsync's exclude-pattern rules (`--exclude`, `--exclude-from`).
 
 pub mod checksum;
 pub mod cli;
+pub mod exclude;
 pub mod fsx;
 pub mod hash;
 pub mod progress;

@@ -156,6 +156,12 @@ impl Exec<'_> {
             return;
         }
         if self.dry_run {
+            if !matches!(a.op, Op::Mkdir | Op::Meta)
+                && let Err(e) = self.make_way(&a.rel, a.dst_ty)
+            {
+                self.run.error(&self.dst_root, &a.rel, "delete", &e);
+                return;
+            }
             let bytes = a.src.as_ref().map_or(0, |m| m.len());
             self.emit_action(a, bytes);
             return;
@@ -301,6 +307,9 @@ impl Exec<'_> {
         if dst_ty != Some(Ty::Dir) {
             return Ok(());
         }
+        if self.dry_run && !self.delete {
+            return Ok(());
+        }
         if self.delete {
             if !self.delete_tree(rel, Ty::Dir, false)? {
                 return Err(io::Error::new(
@@ -433,11 +442,15 @@ impl Exec<'_> {
                     .iter()
                     .filter(|a| matches!(a.op, Op::Delete | Op::StaleTemp))
                     .collect();
-                if !deletes.is_empty() && self.run.errors() > 0 && !self.dry_run {
+                if self.run.errors() > 0
+                    && !self.dry_run
+                    && deletes.iter().any(|a| matches!(a.op, Op::Delete))
+                {
                     self.run.warn(
                         "errors happened while copying: no deletions were made (fix the errors and run again)",
                     );
-                    deletes.clear();
+                    // Our own stale temporaries still go.
+                    deletes.retain(|a| matches!(a.op, Op::StaleTemp));
                 }
                 deletes.sort_by(|a, b| b.rel.cmp(&a.rel));
                 for a in deletes {

@@ -358,24 +358,10 @@ fn main() -> ExitCode {
         Err(e) => return fail(run, &format!("cannot start threads: {e}")),
     };
 
-    let ctx = Ctx {
-        src_root: src_root.clone(),
-        dst_root: dst_canon.clone(),
-        filter: &filter,
-        delete: args.delete,
-        checksum: args.checksum,
-        owners,
-    };
-    let plan = pool.install(|| plan::plan(&ctx, top.as_ref()));
-    for e in &plan.errors {
-        let root = if e.root_is_dst { &dst_canon } else { &src_root };
-        run.error(root, &e.rel, e.op, &e.error);
-    }
-
     let exec = Exec {
         run: &run,
-        src_root,
-        dst_root: dst_canon,
+        src_root: src_root.clone(),
+        dst_root: dst_canon.clone(),
         filter: &filter,
         owners,
         delete: args.delete,
@@ -385,6 +371,24 @@ fn main() -> ExitCode {
         root: is_root,
         counters: Default::default(),
     };
+    let stream = |a: &plan::Action| exec.act(a);
+    let ctx = Ctx {
+        src_root: src_root.clone(),
+        dst_root: dst_canon.clone(),
+        filter: &filter,
+        delete: args.delete,
+        checksum: args.checksum,
+        owners,
+        stream: match args.order {
+            Order::Publish => Some(&stream),
+            Order::Rsync => None,
+        },
+    };
+    let plan = pool.install(|| plan::plan(&ctx, top.as_ref()));
+    for e in &plan.errors {
+        let root = if e.root_is_dst { &dst_canon } else { &src_root };
+        run.error(root, &e.rel, e.op, &e.error);
+    }
     exec.execute(&plan, args.order, &pool);
 
     let c = &exec.counters;

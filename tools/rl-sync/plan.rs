@@ -64,6 +64,22 @@ pub struct Ctx<'a> {
     pub delete: bool,
     pub checksum: bool,
     pub owners: Owners,
+    /// When set (publish order), directory creations and content-class changes are handed to
+    /// this as soon as each directory is planned, instead of being kept in the plan: the scan
+    /// and the copies overlap, and memory stays bounded by directory size.
+    pub stream: Option<&'a (dyn Fn(&Action) + Sync)>,
+}
+
+/// Whether an action may run while the scan goes on (publish order): directory creations and
+/// content files that do not need a directory removed first.
+fn streamable(a: &Action) -> bool {
+    match a.op {
+        Op::Mkdir => true,
+        Op::Copy { .. } | Op::Symlink { .. } | Op::Mknod { .. } | Op::Meta => {
+            a.class == 0 && a.dst_ty != Some(Ty::Dir)
+        }
+        _ => false,
+    }
 }
 
 /// One change.
@@ -189,6 +205,8 @@ pub struct Plan {
     pub errors: Vec<PlanError>,
     /// Source entries considered (after excludes).
     pub scanned: u64,
+    /// Directories with a changed entry inside (their mtime moved).
+    touched: Vec<PathBuf>,
     hl: Vec<HlCand>,
 }
 
@@ -198,6 +216,7 @@ impl Plan {
         self.dirs.extend(other.dirs);
         self.errors.extend(other.errors);
         self.scanned += other.scanned;
+        self.touched.extend(other.touched);
         self.hl.extend(other.hl);
     }
 
@@ -209,6 +228,7 @@ impl Plan {
             .iter()
             .filter(|a| a.mutates_parent())
             .map(|a| a.rel.parent().unwrap_or(Path::new("")))
+            .chain(self.touched.iter().map(PathBuf::as_path))
             .collect();
         self.dirs
             .iter()
@@ -372,14 +392,18 @@ pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
             {
                 info.changed = attr_changes(ctx, &src, d, Ty::Dir);
             } else {
-                p.actions.push(Action {
+                let mk = Action {
                     rel: PathBuf::new(),
                     op: Op::Mkdir,
                     src: Some(src),
                     dst_ty: dst_meta.as_ref().ok().map(|m| ty_of(m.file_type())),
                     class: 0,
                     changed: vec![],
-                });
+                };
+                match ctx.stream {
+                    Some(f) => f(&mk),
+                    None => p.actions.push(mk),
+                }
             }
             p.dirs.push(info);
             let sub = plan_dir(ctx, root, dst_is_dir, None);
@@ -617,6 +641,20 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                 changed: vec![],
             });
         }
+    }
+
+    if p.actions.iter().any(Action::mutates_parent) {
+        p.touched.push(rel.to_path_buf());
+    }
+    if let Some(stream) = ctx.stream {
+        let (now, later): (Vec<Action>, Vec<Action>) = p.actions.drain(..).partition(streamable);
+        p.actions = later;
+        for a in now.iter().filter(|a| matches!(a.op, Op::Mkdir)) {
+            stream(a);
+        }
+        now.par_iter()
+            .filter(|a| !matches!(a.op, Op::Mkdir))
+            .for_each(stream);
     }
 
     let children: Vec<Plan> = subdirs

@@ -424,14 +424,16 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
     let mut p = Plan::default();
     let src_dir = ctx.src_root.join(rel);
     let dst_dir = ctx.dst_root.join(rel);
-    let mut names: Vec<OsString> = match only {
-        Some(n) => vec![n.clone()],
+    // Directory entries are kept so their metadata comes from fstatat on the directory's fd
+    // (no path walk from the root for every entry).
+    let mut names: Vec<(OsString, Option<fs::DirEntry>)> = match only {
+        Some(n) => vec![(n.clone(), None)],
         None => match fs::read_dir(&src_dir) {
             Ok(rd) => {
                 let mut v = Vec::new();
                 for e in rd {
                     match e {
-                        Ok(e) => v.push(e.file_name()),
+                        Ok(e) => v.push((e.file_name(), Some(e))),
                         Err(error) => {
                             p.errors.push(PlanError {
                                 rel: rel.to_path_buf(),
@@ -455,15 +457,15 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
             }
         },
     };
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
 
-    let mut dst_names: HashMap<OsString, Ty> = HashMap::new();
+    let mut dst_names: HashMap<OsString, (Ty, fs::DirEntry)> = HashMap::new();
     if dst_is_dir {
         match fs::read_dir(&dst_dir) {
             Ok(rd) => {
                 for e in rd.flatten() {
                     if let Ok(ft) = e.file_type() {
-                        dst_names.insert(e.file_name(), ty_of(ft));
+                        dst_names.insert(e.file_name(), (ty_of(ft), e));
                     }
                 }
             }
@@ -478,9 +480,13 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
 
     let mut kept: HashSet<OsString> = HashSet::new();
     let mut subdirs: Vec<(PathBuf, bool)> = Vec::new();
-    for name in names {
+    for (name, entry) in names {
         let crel = rel.join(&name);
-        let src = match fs::symlink_metadata(src_dir.join(&name)) {
+        let stat = match &entry {
+            Some(e) => e.metadata(),
+            None => fs::symlink_metadata(src_dir.join(&name)),
+        };
+        let src = match stat {
             Ok(m) => m,
             Err(error) => {
                 p.errors.push(PlanError {
@@ -498,7 +504,9 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
         }
         kept.insert(name.clone());
         p.scanned += 1;
-        let dst = if only.is_some() || dst_names.contains_key(&name) {
+        let dst = if let Some((_, e)) = dst_names.get(&name) {
+            e.metadata().ok()
+        } else if only.is_some() {
             fs::symlink_metadata(dst_dir.join(&name)).ok()
         } else {
             None
@@ -621,6 +629,7 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
         let mut extra: Vec<(&OsString, &Ty)> = dst_names
             .iter()
             .filter(|(n, _)| !kept.contains(*n))
+            .map(|(n, (t, _))| (n, t))
             .collect();
         extra.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         for (name, ty) in extra {

@@ -642,12 +642,25 @@ fn refusals_exit_3() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = rl("rl-sync")
-        .arg(slash(&t.join("src")))
         .arg("mirror.example.org:/srv/x")
+        .arg(t.join("dst"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("remote sources"));
+    let out = rl("rl-sync")
+        .arg(slash(&t.join("src")))
+        .arg("mirror.example.org:/")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = rl("rl-sync")
+        .args(["--root-guard", "/srv/mirror"])
+        .arg(slash(&t.join("src")))
+        .arg("mirror.example.org:/srv/other")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
 }
 
 #[test]
@@ -787,4 +800,95 @@ fn files_in_place_are_replaced_atomically_and_stale_temps_removed() {
     assert_eq!(fs::read(t.join("outside")).unwrap(), b"old");
     assert!(!t.join("dst/.f.rl-tmp.1234.5").exists());
     assert_eq!(of_event(&recs, "update").len(), 1);
+}
+
+/// An rsync daemon on 127.0.0.1 serving modules `want` and `got`; killed on drop.
+struct Daemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_daemon(dir: &Path, want: &Path, got: &Path) -> Daemon {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ids = if is_root() { "uid = 0\ngid = 0\n" } else { "" };
+    let conf = dir.join("rsyncd.conf");
+    fs::write(
+        &conf,
+        format!(
+            "use chroot = no\nmunge symlinks = no\npid file = {}\n[want]\npath = {}\nread only = no\n{ids}[got]\npath = {}\nread only = no\n{ids}",
+            dir.join("rsyncd.pid").display(),
+            want.display(),
+            got.display(),
+        ),
+    )
+    .unwrap();
+    let child = Command::new("rsync")
+        .args(["--daemon", "--no-detach", "--address=127.0.0.1"])
+        .arg(format!("--port={port}"))
+        .arg(format!("--config={}", conf.display()))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Daemon { child, port }
+}
+
+#[test]
+fn remote_destination_goes_through_rsync_daemon() {
+    if !have_peer("rsync") {
+        return;
+    }
+    let c = case(true);
+    let mut flags = vec!["--delete"];
+    for e in PUNGI_EXCLUDES {
+        flags.push("--exclude");
+        flags.push(e);
+    }
+    // The reference is real rsync through the same daemon (a non-chroot daemon strips the
+    // leading slash of absolute symlinks, for both).
+    let daemon = start_daemon(c.src.parent().unwrap(), &c.want, &c.got);
+    let want_url = format!("rsync://127.0.0.1:{}/want/", daemon.port);
+    assert_eq!(rsync(&slash(&c.src), Path::new(&want_url), &flags), 0);
+    let url = format!("rsync://127.0.0.1:{}/got/", daemon.port);
+    flags.push("--itemize");
+    let (rc, recs) = rl_sync(&slash(&c.src), Path::new(&url), &flags);
+    assert_eq!(rc, 0, "{recs:?}");
+    // Our stale temporary is just an extraneous file to rsync: --delete removed it.
+    assert_same_tree(&c.want, &c.got);
+    assert!(
+        of_event(&recs, "copy")
+            .iter()
+            .any(|r| r["path"] == "new\nline" && r["itemize"] == "<f+++++++++")
+    );
+    assert!(
+        of_event(&recs, "delete")
+            .iter()
+            .any(|r| r["path"] == "stale")
+    );
+    assert!(of_event(&recs, "link").len() >= 2);
+    // Publish order: the repomd.xml copy comes after every package copy.
+    let pos = |pred: &dyn Fn(&Value) -> bool| recs.iter().position(pred);
+    let repomd = pos(&|r| r["path"] == "BaseOS/x86_64/os/repodata/repomd.xml").unwrap();
+    let rpm = pos(&|r| r["path"] == "BaseOS/x86_64/os/Packages/p/pkg-1.rpm").unwrap();
+    assert!(rpm < repomd);
+    // A second run changes nothing.
+    let (rc, recs) = rl_sync(&slash(&c.src), Path::new(&url), &flags);
+    assert_eq!(rc, 0);
+    assert_eq!(recs.len(), 2, "{recs:?}");
 }

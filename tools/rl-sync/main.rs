@@ -3,6 +3,7 @@
 
 mod apply;
 mod plan;
+mod remote;
 mod safety;
 
 use std::ffi::{OsStr, OsString};
@@ -35,7 +36,13 @@ interrupted run are removed by the next one. After any error, no deletion is mad
 
 Refused (exit 3): --delete with a missing or empty source; a destination that is `/` or a
 filesystem root (a mount point; override: --allow-fs-root); source and destination overlapping;
-a destination outside every --root-guard DIR. HOST:PATH and rsync:// are not implemented yet.
+a destination outside every --root-guard DIR.
+
+Remote destinations (HOST:PATH, rsync://HOST/MODULE/PATH) are handed to the real rsync with the
+same flags and its itemized output becomes the same records (itemize strings are rsync's own,
+`<f…` for sent files). Publish order is kept with two rsync runs: everything but the metadata
+first (no deletions), then the metadata with --delay-updates and, with --delete,
+--delete-after. --root-guard is compared with the remote path as written.
 
 Events written (stdout, JSON lines):
   start     first record
@@ -61,7 +68,8 @@ every record carries \"dry_run\": true and nothing changes.
 struct Args {
     /// Source tree. With a trailing slash its contents go into DST; without, DST/NAME is made.
     src: OsString,
-    /// Destination directory (created when missing; its parent must exist).
+    /// Destination directory (created when missing; its parent must exist), or HOST:PATH or
+    /// rsync://HOST/MODULE/PATH (handed to rsync).
     dst: OsString,
     /// Delete destination entries the source does not have (excluded ones are protected).
     #[arg(long)]
@@ -103,17 +111,6 @@ struct Args {
 
 fn concat_help() -> String {
     format!("{AFTER_HELP}{}", rl_core::cli::EXIT_STATUS)
-}
-
-fn is_remote(s: &OsStr) -> bool {
-    let b = s.as_bytes();
-    if b.starts_with(b"rsync://") {
-        return true;
-    }
-    match b.iter().position(|&c| c == b':') {
-        Some(i) => !b[..i].contains(&b'/'),
-        None => false,
-    }
 }
 
 fn lookup_id(spec: &str, user: bool) -> Result<u32, String> {
@@ -178,10 +175,10 @@ fn main() -> ExitCode {
     };
     let run = Run::start("rl-sync", env!("CARGO_PKG_VERSION"));
 
-    if is_remote(&args.src) || is_remote(&args.dst) {
+    if remote::is_remote(&args.src) {
         return fail(
             run,
-            "remote paths (HOST:PATH, rsync://) are not implemented yet; use rsync for them (write ./NAME for a local name with a colon)",
+            "remote sources are not supported; run rl-sync on the source host (write ./NAME for a local name with a colon)",
         );
     }
 
@@ -195,6 +192,7 @@ fn main() -> ExitCode {
         rules.extend(idx.zip(args.exclude_from.iter().cloned().map(Err)));
     }
     rules.sort_by_key(|r| r.0);
+    let ordered_rules: Vec<Result<OsString, PathBuf>> = rules.iter().map(|r| r.1.clone()).collect();
     for (_, r) in rules {
         match r {
             Ok(p) => filter.add(&p),
@@ -269,6 +267,10 @@ fn main() -> ExitCode {
                 src_root.display()
             ),
         );
+    }
+
+    if remote::is_remote(&args.dst) {
+        return sync_remote(run, &args, &ordered_rules);
     }
 
     // Destination.
@@ -404,6 +406,71 @@ fn main() -> ExitCode {
         .with("meta", get(&c.meta))
         .with("delete", get(&c.delete))
         .with("bytes", get(&c.bytes));
+    if args.dry_run {
+        summary.set("dry_run", true);
+    }
+    run.finish(summary).into()
+}
+
+/// A remote destination: refusals that can be checked here, then rsync does the transfer.
+fn sync_remote(run: Run, args: &Args, rules: &[Result<OsString, PathBuf>]) -> ExitCode {
+    let dst = args.dst.as_bytes();
+    let path_part: &[u8] = if let Some(rest) = dst.strip_prefix(b"rsync://") {
+        rest.iter()
+            .position(|&c| c == b'/')
+            .map_or(&b""[..], |i| &rest[i..])
+    } else {
+        let i = dst.iter().position(|&c| c == b':').unwrap_or(0);
+        &dst[i + 1..]
+    };
+    let trimmed: &[u8] = {
+        let mut t = path_part;
+        while t.len() > 1 && t.ends_with(b"/") {
+            t = &t[..t.len() - 1];
+        }
+        t
+    };
+    if trimmed == b"/" {
+        return refuse(run, "the remote destination is the root directory /");
+    }
+    if !args.root_guard.is_empty() {
+        let inside = args.root_guard.iter().any(|g| {
+            let remote_path = Path::new(OsStr::from_bytes(trimmed));
+            remote_path.is_absolute() && remote_path.starts_with(g)
+                || args.dst.as_bytes().starts_with(g.as_os_str().as_bytes())
+        });
+        if !inside {
+            return refuse(
+                run,
+                &format!(
+                    "the remote destination {} is outside every --root-guard",
+                    args.dst.to_string_lossy()
+                ),
+            );
+        }
+    }
+    let r = remote::Remote {
+        src: &args.src,
+        dst: &args.dst,
+        delete: args.delete,
+        rules,
+        chown: args.chown.as_deref(),
+        checksum: args.checksum,
+        dry_run: args.dry_run,
+        itemize: args.itemize,
+        order: args.order,
+    };
+    let c = remote::sync(&run, &r);
+    let mut summary = Record::new("")
+        .with("mkdir", c.mkdir)
+        .with("copy", c.copy)
+        .with("update", c.update)
+        .with("link", c.link)
+        .with("symlink", c.symlink)
+        .with("mknod", c.mknod)
+        .with("meta", c.meta)
+        .with("delete", c.delete)
+        .with("remote", true);
     if args.dry_run {
         summary.set("dry_run", true);
     }

@@ -594,6 +594,14 @@ fn refusals_exit_3() {
             ],
             "empty",
         ),
+        (
+            vec![
+                "--delete".into(),
+                t.join("empty").display().to_string(),
+                t.join("dst").display().to_string(),
+            ],
+            "empty without slash",
+        ),
         (vec![slash(&t.join("src")), "/".into()], "root"),
         (
             vec![
@@ -634,7 +642,23 @@ fn refusals_exit_3() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(fs::read(t.join("dst/f")).unwrap(), b"f");
-    // Missing source without --delete is an error, remote paths are not implemented.
+    // A source that is a symlink loop, a destination that is a file: errors, not panics.
+    symlink("loop", t.join("loop")).unwrap();
+    let out = rl("rl-sync")
+        .arg(slash(&t.join("loop")))
+        .arg(t.join("dst"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out.stderr.is_empty());
+    let out = rl("rl-sync")
+        .arg(slash(&t.join("src")))
+        .arg(t.join("dst/keep"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+    // Missing source without --delete is an error; remote sources are not supported.
     let out = rl("rl-sync")
         .arg(slash(&t.join("missing")))
         .arg(t.join("dst"))

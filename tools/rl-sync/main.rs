@@ -259,12 +259,16 @@ fn main() -> ExitCode {
         let canon = parent.join(&name);
         (parent, Some(name), canon)
     };
-    if args.delete && contents && fs::read_dir(&src_root).is_ok_and(|mut rd| rd.next().is_none()) {
+    let empty_dir = |p: &Path| {
+        fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+            && fs::read_dir(p).is_ok_and(|mut rd| rd.next().is_none())
+    };
+    if args.delete && (empty_dir(&src_root) && contents || empty_dir(&src_canon)) {
         return refuse(
             run,
             &format!(
                 "source {} is empty; --delete would empty the destination",
-                src_root.display()
+                src_canon.display()
             ),
         );
     }

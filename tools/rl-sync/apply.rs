@@ -56,6 +56,13 @@ pub struct Exec<'a> {
 /// Removes a temporary on drop unless disarmed.
 struct TempGuard(Option<PathBuf>);
 
+impl TempGuard {
+    /// The temporary was renamed into place: nothing to remove.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
 impl Drop for TempGuard {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
@@ -198,7 +205,7 @@ impl Exec<'_> {
                     .map_err(|e| ("attrs", e))?;
                 self.make_way(&a.rel, a.dst_ty).map_err(|e| ("delete", e))?;
                 fs::rename(&tmp, &dst).map_err(|e| ("rename", e))?;
-                std::mem::forget(guard);
+                guard.disarm();
             }
             Op::Mknod { .. } => {
                 let tmp = temp_path_for(&dst);
@@ -214,7 +221,7 @@ impl Exec<'_> {
                     .map_err(|e| ("attrs", e))?;
                 self.make_way(&a.rel, a.dst_ty).map_err(|e| ("delete", e))?;
                 fs::rename(&tmp, &dst).map_err(|e| ("rename", e))?;
-                std::mem::forget(guard);
+                guard.disarm();
             }
             Op::Meta => {
                 let ty = ty_of(src.file_type());
@@ -285,7 +292,7 @@ impl Exec<'_> {
         drop(out);
         self.make_way(&a.rel, a.dst_ty).map_err(|e| ("delete", e))?;
         fs::rename(&tmp, dst).map_err(|e| ("rename", e))?;
-        std::mem::forget(guard);
+        guard.disarm();
         Ok(n)
     }
 

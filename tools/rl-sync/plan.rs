@@ -652,6 +652,9 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
         }
     }
 
+    // Nothing of this directory's listing is needed below it.
+    drop(dst_names);
+    drop(kept);
     if p.actions.iter().any(Action::mutates_parent) {
         p.touched.push(rel.to_path_buf());
     }
@@ -661,9 +664,17 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
         for a in now.iter().filter(|a| matches!(a.op, Op::Mkdir)) {
             stream(a);
         }
-        now.par_iter()
+        // Copies of one directory run in parallel, in chunks, so that a thread waiting here
+        // does not pick up whole other directories and hold many listings at once.
+        for chunk in now
+            .iter()
             .filter(|a| !matches!(a.op, Op::Mkdir))
-            .for_each(stream);
+            .collect::<Vec<_>>()
+            .chunks(64)
+        {
+            chunk.par_iter().for_each(|a| stream(a));
+        }
+        drop(now);
     }
 
     let children: Vec<Plan> = subdirs

@@ -916,3 +916,60 @@ fn remote_destination_goes_through_rsync_daemon() {
     assert_eq!(rc, 0);
     assert_eq!(recs.len(), 2, "{recs:?}");
 }
+
+#[test]
+fn killed_run_leaves_no_partial_file_and_next_run_converges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    for i in 0..40 {
+        let data: Vec<u8> = (0..(2 << 20)).map(|k| (k * 7 + i) as u8).collect();
+        write(&t.join(format!("src/d{}/f{i}", i % 4)), &data);
+    }
+    let mut child = std::process::Command::new(bin_path("rl-sync"))
+        .args(["-j", "1"])
+        .arg(slash(&t.join("src")))
+        .arg(t.join("dst"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill it once it has copied a few files.
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut copied = 0;
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0 {
+        if line.contains("\"copy\"") {
+            copied += 1;
+            if copied == 3 {
+                break;
+            }
+        }
+        line.clear();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Every file under its final name is complete.
+    for (k, v) in snapshot(&t.join("dst")) {
+        let name = Path::new(OsStr::from_bytes(&k));
+        if v.kind == "file" && !rl_core::fsx::is_temp_name(name.file_name().unwrap()) {
+            assert_eq!(
+                v.content,
+                fs::read(t.join("src").join(name)).unwrap(),
+                "partial file under its final name: {name:?}"
+            );
+        }
+    }
+    // The next run converges and leaves no temporaries.
+    let (rc, _) = rl_sync(&slash(&t.join("src")), &t.join("dst"), &[]);
+    assert_eq!(rc, 0);
+    no_temps_left(&t.join("dst"));
+    let src = snapshot(&t.join("src"));
+    let dst = snapshot(&t.join("dst"));
+    assert_eq!(
+        src.keys().collect::<Vec<_>>(),
+        dst.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &src {
+        assert_eq!(v.content, dst[k].content);
+        assert_eq!(v.mtime, dst[k].mtime);
+    }
+}

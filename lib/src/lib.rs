@@ -22,6 +22,7 @@
 //! * [`repodata`] — RPM repository metadata (repomd.xml, primary, filelists; any compression).
 //! * [`rpmvercmp`] — RPM version comparison and versioned-dependency matching.
 //! * [`closure`] — repository dependency closure (provides index, rich dependencies, dnf's rules).
+//! * [`exclude`] — rsync's exclude-pattern rules (`--exclude`, `--exclude-from`).
 
 pub mod bencode;
 pub mod checksum;
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod closure;
 pub mod compose;
 pub mod duration;
+pub mod exclude;
 pub mod filelist;
 pub mod fsx;
 pub mod hash;

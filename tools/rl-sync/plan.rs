@@ -1,0 +1,780 @@
+//! Planning: walk the source and the destination side by side (directories in parallel) and
+//! decide, entry by entry, what `rsync -rlptDSHog [--delete] [--exclude …]` would change.
+//! Nothing is written here.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use rl_core::exclude::Filter;
+use rl_core::fsx::is_temp_name;
+
+/// Entry types rsync distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    File,
+    Dir,
+    Symlink,
+    Special,
+}
+
+pub fn ty_of(ft: fs::FileType) -> Ty {
+    if ft.is_symlink() {
+        Ty::Symlink
+    } else if ft.is_dir() {
+        Ty::Dir
+    } else if ft.is_file() {
+        Ty::File
+    } else {
+        Ty::Special
+    }
+}
+
+/// Who should own what we write.
+#[derive(Debug, Clone, Copy)]
+pub struct Owners {
+    /// Whether owners are set at all (only root can).
+    pub apply: bool,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+impl Owners {
+    pub fn want(&self, src: &Metadata) -> (Option<u32>, Option<u32>) {
+        if !self.apply {
+            return (None, None);
+        }
+        (
+            Some(self.uid.unwrap_or(src.uid())),
+            Some(self.gid.unwrap_or(src.gid())),
+        )
+    }
+}
+
+/// What the planner needs to know.
+pub struct Ctx<'a> {
+    pub src_root: PathBuf,
+    pub dst_root: PathBuf,
+    pub filter: &'a Filter,
+    pub delete: bool,
+    pub checksum: bool,
+    pub owners: Owners,
+    /// When set (publish order), directory creations and content-class changes are handed to
+    /// this as soon as each directory is planned, instead of being kept in the plan: the scan
+    /// and the copies overlap, and memory stays bounded by directory size.
+    pub stream: Option<&'a (dyn Fn(&Action) + Sync)>,
+}
+
+/// Whether an action may run while the scan goes on (publish order): directory creations and
+/// content files that do not need a directory removed first.
+fn streamable(a: &Action) -> bool {
+    match a.op {
+        Op::Mkdir => true,
+        Op::Copy { .. } | Op::Symlink { .. } | Op::Mknod { .. } | Op::Meta => {
+            a.class == 0 && a.dst_ty != Some(Ty::Dir)
+        }
+        _ => false,
+    }
+}
+
+/// One change.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create a directory (removing a non-directory in the way).
+    Mkdir,
+    /// Write a regular file (`update`: a file with other content was there).
+    Copy { update: bool },
+    /// Hard-link to the destination of `leader` (`-H`).
+    Link { leader: PathBuf },
+    /// Create or replace a symlink.
+    Symlink { target: PathBuf, update: bool },
+    /// Create a device, fifo or socket.
+    Mknod { update: bool },
+    /// Fix permissions / owner / group / mtime of an existing entry in place.
+    Meta,
+    /// Remove an entry (and its subtree) that the source does not have.
+    Delete,
+    /// Remove a temporary left by an interrupted run.
+    StaleTemp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub rel: PathBuf,
+    pub op: Op,
+    pub src: Option<Metadata>,
+    /// What is at the destination now (type), if anything.
+    pub dst_ty: Option<Ty>,
+    /// Publish class: 0 content, 1 repodata, 2 repomd.xml, 3 .treeinfo/.discinfo,
+    /// 4 CHECKSUM/torrents, 5 file lists.
+    pub class: u8,
+    /// What differed (size, mtime, perms, owner, group, checksum).
+    pub changed: Vec<&'static str>,
+}
+
+impl Action {
+    pub fn mutates_parent(&self) -> bool {
+        !matches!(self.op, Op::Meta)
+    }
+
+    pub fn itemize(&self) -> String {
+        let x = match self.src.as_ref().map(|m| ty_of(m.file_type())) {
+            Some(Ty::Dir) => 'd',
+            Some(Ty::Symlink) => 'L',
+            Some(Ty::Special) => {
+                if m_is_device(self.src.as_ref()) {
+                    'D'
+                } else {
+                    'S'
+                }
+            }
+            _ => 'f',
+        };
+        let (y, new) = match &self.op {
+            Op::Delete | Op::StaleTemp => return "*deleting  ".to_owned(),
+            Op::Mkdir => ('c', true),
+            Op::Copy { update } => ('>', !update),
+            Op::Link { .. } => ('h', self.dst_ty.is_none()),
+            Op::Symlink { update, .. } | Op::Mknod { update } => ('c', !update),
+            Op::Meta => ('.', false),
+        };
+        itemize_string(y, x, new, &self.changed)
+    }
+}
+
+fn m_is_device(m: Option<&Metadata>) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    m.is_some_and(|m| m.file_type().is_block_device() || m.file_type().is_char_device())
+}
+
+/// rsync's 11-character `%i` string.
+pub fn itemize_string(y: char, x: char, new: bool, changed: &[&str]) -> String {
+    if new {
+        return format!("{y}{x}+++++++++");
+    }
+    let mut s: Vec<char> = format!("{y}{x}.........").chars().collect();
+    for c in changed {
+        match *c {
+            "checksum" => s[2] = 'c',
+            "size" => s[3] = 's',
+            "mtime" => s[4] = 't',
+            "perms" => s[5] = 'p',
+            "owner" => s[6] = 'o',
+            "group" => s[7] = 'g',
+            _ => {}
+        }
+    }
+    s.into_iter().collect()
+}
+
+/// A source directory and what its destination needs.
+#[derive(Debug, Clone)]
+pub struct DirInfo {
+    pub rel: PathBuf,
+    pub src: Metadata,
+    pub new: bool,
+    pub changed: Vec<&'static str>,
+}
+
+/// A regular file with more than one link in the source (`-H` candidate).
+#[derive(Debug, Clone)]
+struct HlCand {
+    rel: PathBuf,
+    src: Metadata,
+    dst: Option<Metadata>,
+}
+
+/// A failure met while planning.
+#[derive(Debug)]
+pub struct PlanError {
+    pub rel: PathBuf,
+    pub op: &'static str,
+    pub root_is_dst: bool,
+    pub error: io::Error,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub dirs: Vec<DirInfo>,
+    pub errors: Vec<PlanError>,
+    /// Source entries considered (after excludes).
+    pub scanned: u64,
+    /// Directories with a changed entry inside (their mtime moved).
+    touched: Vec<PathBuf>,
+    hl: Vec<HlCand>,
+}
+
+impl Plan {
+    fn merge(&mut self, other: Plan) {
+        self.actions.extend(other.actions);
+        self.dirs.extend(other.dirs);
+        self.errors.extend(other.errors);
+        self.scanned += other.scanned;
+        self.touched.extend(other.touched);
+        self.hl.extend(other.hl);
+    }
+
+    /// Directories whose attributes must be (re)set at the end: new, changed, or with a changed
+    /// entry inside (which moved their mtime).
+    pub fn dirs_to_finish(&self) -> Vec<&DirInfo> {
+        let touched: HashSet<&Path> = self
+            .actions
+            .iter()
+            .filter(|a| a.mutates_parent())
+            .map(|a| a.rel.parent().unwrap_or(Path::new("")))
+            .chain(self.touched.iter().map(PathBuf::as_path))
+            .collect();
+        self.dirs
+            .iter()
+            .filter(|d| d.new || !d.changed.is_empty() || touched.contains(d.rel.as_path()))
+            .collect()
+    }
+}
+
+/// Publish class of a destination path (see [`Action::class`]).
+pub fn class_of(rel: &Path) -> u8 {
+    let name = rel.file_name().map(|n| n.as_bytes()).unwrap_or(b"");
+    let in_repodata = rel.parent().is_some_and(|p| {
+        p.components()
+            .any(|c| c.as_os_str().as_bytes() == b"repodata")
+    });
+    if in_repodata {
+        if name.starts_with(b"repomd.xml") {
+            return 2;
+        }
+        return 1;
+    }
+    if name == b".treeinfo" || name == b".discinfo" || name == b"treeinfo" {
+        return 3;
+    }
+    if name.starts_with(b"CHECKSUM") || name.ends_with(b".torrent") {
+        return 4;
+    }
+    if name.starts_with(b"fullfilelist") || name.starts_with(b"fullfiletimelist") {
+        return 5;
+    }
+    0
+}
+
+fn mtime_differs(a: &Metadata, b: &Metadata) -> bool {
+    a.mtime() != b.mtime()
+}
+
+/// Attribute differences of an existing destination entry (rsync compares whole seconds).
+fn attr_changes(ctx: &Ctx, src: &Metadata, dst: &Metadata, ty: Ty) -> Vec<&'static str> {
+    let mut c = Vec::new();
+    if mtime_differs(src, dst) {
+        c.push("mtime");
+    }
+    if ty != Ty::Symlink && src.mode() & 0o7777 != dst.mode() & 0o7777 {
+        c.push("perms");
+    }
+    let (uid, gid) = ctx.owners.want(src);
+    if uid.is_some_and(|u| u != dst.uid()) {
+        c.push("owner");
+    }
+    if gid.is_some_and(|g| g != dst.gid()) {
+        c.push("group");
+    }
+    c
+}
+
+fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
+    let mut fa = File::open(a)?;
+    let mut fb = File::open(b)?;
+    let mut ba = vec![0u8; 1 << 16];
+    let mut bb = vec![0u8; 1 << 16];
+    loop {
+        let n = read_full(&mut fa, &mut ba)?;
+        let m = read_full(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Decides what a regular file needs. `Ok(None)`: up to date.
+fn decide_file(
+    ctx: &Ctx,
+    rel: &Path,
+    src: &Metadata,
+    dst: Option<&Metadata>,
+) -> io::Result<Option<Action>> {
+    let mk = |op: Op, dst_ty: Option<Ty>, changed: Vec<&'static str>| Action {
+        rel: rel.to_path_buf(),
+        op,
+        src: Some(src.clone()),
+        dst_ty,
+        class: class_of(rel),
+        changed,
+    };
+    let Some(d) = dst else {
+        return Ok(Some(mk(Op::Copy { update: false }, None, vec![])));
+    };
+    let dty = ty_of(d.file_type());
+    if dty != Ty::File {
+        return Ok(Some(mk(Op::Copy { update: false }, Some(dty), vec![])));
+    }
+    let same = if ctx.checksum {
+        d.len() == src.len() && same_content(&ctx.src_root.join(rel), &ctx.dst_root.join(rel))?
+    } else {
+        d.len() == src.len() && !mtime_differs(src, d)
+    };
+    let changes = attr_changes(ctx, src, d, Ty::File);
+    if same {
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(mk(Op::Meta, Some(dty), changes)));
+    }
+    let mut changed = Vec::new();
+    if ctx.checksum {
+        changed.push("checksum");
+    }
+    if d.len() != src.len() {
+        changed.push("size");
+    }
+    changed.extend(changes);
+    Ok(Some(mk(Op::Copy { update: true }, Some(dty), changed)))
+}
+
+/// Plans the whole transfer. `top`: `None` to sync the contents of `src_root` into `dst_root`
+/// (source with a trailing slash), `Some(name)` to sync only `src_root/name` to `dst_root/name`.
+pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
+    let mut p = Plan::default();
+    let root = Path::new("");
+    let dst_meta = fs::symlink_metadata(&ctx.dst_root);
+    let dst_is_dir = matches!(&dst_meta, Ok(m) if m.is_dir());
+    match top {
+        None => {
+            let src = match fs::symlink_metadata(&ctx.src_root) {
+                Ok(m) => m,
+                Err(error) => {
+                    p.errors.push(PlanError {
+                        rel: PathBuf::new(),
+                        op: "stat",
+                        root_is_dst: false,
+                        error,
+                    });
+                    return p;
+                }
+            };
+            let mut info = DirInfo {
+                rel: PathBuf::new(),
+                src: src.clone(),
+                new: !dst_is_dir,
+                changed: vec![],
+            };
+            if let Ok(d) = &dst_meta
+                && dst_is_dir
+            {
+                info.changed = attr_changes(ctx, &src, d, Ty::Dir);
+            } else {
+                let mk = Action {
+                    rel: PathBuf::new(),
+                    op: Op::Mkdir,
+                    src: Some(src),
+                    dst_ty: dst_meta.as_ref().ok().map(|m| ty_of(m.file_type())),
+                    class: 0,
+                    changed: vec![],
+                };
+                match ctx.stream {
+                    Some(f) => f(&mk),
+                    None => p.actions.push(mk),
+                }
+            }
+            p.dirs.push(info);
+            let sub = plan_dir(ctx, root, dst_is_dir, None);
+            p.merge(sub);
+        }
+        Some(name) => {
+            let sub = plan_dir(ctx, root, dst_is_dir, Some(name));
+            p.merge(sub);
+        }
+    }
+    resolve_hard_links(ctx, &mut p);
+    p
+}
+
+/// Plans one directory (`rel`), then its subdirectories in parallel. `only`: consider just this
+/// source name and delete nothing (the top of a source given without a trailing slash).
+fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) -> Plan {
+    let mut p = Plan::default();
+    let src_dir = ctx.src_root.join(rel);
+    let dst_dir = ctx.dst_root.join(rel);
+    // Directory entries are kept so their metadata comes from fstatat on the directory's fd
+    // (no path walk from the root for every entry).
+    let mut names: Vec<(OsString, Option<fs::DirEntry>)> = match only {
+        Some(n) => vec![(n.clone(), None)],
+        None => match fs::read_dir(&src_dir) {
+            Ok(rd) => {
+                let mut v = Vec::new();
+                for e in rd {
+                    match e {
+                        Ok(e) => v.push((e.file_name(), Some(e))),
+                        Err(error) => {
+                            p.errors.push(PlanError {
+                                rel: rel.to_path_buf(),
+                                op: "readdir",
+                                root_is_dst: false,
+                                error,
+                            });
+                        }
+                    }
+                }
+                v
+            }
+            Err(error) => {
+                p.errors.push(PlanError {
+                    rel: rel.to_path_buf(),
+                    op: "readdir",
+                    root_is_dst: false,
+                    error,
+                });
+                return p;
+            }
+        },
+    };
+    names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+
+    let mut dst_names: HashMap<OsString, (Ty, fs::DirEntry)> = HashMap::new();
+    if dst_is_dir {
+        match fs::read_dir(&dst_dir) {
+            Ok(rd) => {
+                for e in rd.flatten() {
+                    if let Ok(ft) = e.file_type() {
+                        dst_names.insert(e.file_name(), (ty_of(ft), e));
+                    }
+                }
+            }
+            Err(error) => p.errors.push(PlanError {
+                rel: rel.to_path_buf(),
+                op: "readdir",
+                root_is_dst: true,
+                error,
+            }),
+        }
+    }
+
+    let mut kept: HashSet<OsString> = HashSet::new();
+    let mut subdirs: Vec<(PathBuf, bool)> = Vec::new();
+    for (name, entry) in names {
+        let crel = rel.join(&name);
+        let stat = match &entry {
+            Some(e) => e.metadata(),
+            None => fs::symlink_metadata(src_dir.join(&name)),
+        };
+        let src = match stat {
+            Ok(m) => m,
+            Err(error) => {
+                p.errors.push(PlanError {
+                    rel: crel,
+                    op: "stat",
+                    root_is_dst: false,
+                    error,
+                });
+                continue;
+            }
+        };
+        let ty = ty_of(src.file_type());
+        if ctx.filter.is_excluded(&crel, ty == Ty::Dir) {
+            continue;
+        }
+        kept.insert(name.clone());
+        p.scanned += 1;
+        let dst = if let Some((_, e)) = dst_names.get(&name) {
+            e.metadata().ok()
+        } else if only.is_some() {
+            fs::symlink_metadata(dst_dir.join(&name)).ok()
+        } else {
+            None
+        };
+        let dty = dst.as_ref().map(|m| ty_of(m.file_type()));
+        let class = class_of(&crel);
+        match ty {
+            Ty::Dir => {
+                let exists = dty == Some(Ty::Dir);
+                let changed = match &dst {
+                    Some(d) if exists => attr_changes(ctx, &src, d, Ty::Dir),
+                    _ => vec![],
+                };
+                if !exists {
+                    p.actions.push(Action {
+                        rel: crel.clone(),
+                        op: Op::Mkdir,
+                        src: Some(src.clone()),
+                        dst_ty: dty,
+                        class: 0,
+                        changed: vec![],
+                    });
+                }
+                p.dirs.push(DirInfo {
+                    rel: crel.clone(),
+                    src,
+                    new: !exists,
+                    changed,
+                });
+                subdirs.push((crel, exists));
+            }
+            Ty::File if src.nlink() > 1 => p.hl.push(HlCand {
+                rel: crel,
+                src,
+                dst,
+            }),
+            Ty::File => match decide_file(ctx, &crel, &src, dst.as_ref()) {
+                Ok(Some(a)) => p.actions.push(a),
+                Ok(None) => {}
+                Err(error) => p.errors.push(PlanError {
+                    rel: crel,
+                    op: "compare",
+                    root_is_dst: false,
+                    error,
+                }),
+            },
+            Ty::Symlink => {
+                let target = match fs::read_link(src_dir.join(&name)) {
+                    Ok(t) => t,
+                    Err(error) => {
+                        p.errors.push(PlanError {
+                            rel: crel,
+                            op: "readlink",
+                            root_is_dst: false,
+                            error,
+                        });
+                        continue;
+                    }
+                };
+                let same_target = dty == Some(Ty::Symlink)
+                    && fs::read_link(dst_dir.join(&name)).ok().as_ref() == Some(&target);
+                if same_target {
+                    let changes = attr_changes(ctx, &src, dst.as_ref().unwrap(), Ty::Symlink);
+                    if !changes.is_empty() {
+                        p.actions.push(Action {
+                            rel: crel,
+                            op: Op::Meta,
+                            src: Some(src),
+                            dst_ty: dty,
+                            class,
+                            changed: changes,
+                        });
+                    }
+                } else {
+                    let update = dty == Some(Ty::Symlink);
+                    p.actions.push(Action {
+                        rel: crel,
+                        op: Op::Symlink { target, update },
+                        src: Some(src),
+                        dst_ty: dty,
+                        class,
+                        changed: if update { vec!["checksum"] } else { vec![] },
+                    });
+                }
+            }
+            Ty::Special => {
+                let same = dty == Some(Ty::Special)
+                    && dst.as_ref().is_some_and(|d| {
+                        d.mode() & 0o170000 == src.mode() & 0o170000 && d.rdev() == src.rdev()
+                    });
+                if same {
+                    let changes = attr_changes(ctx, &src, dst.as_ref().unwrap(), Ty::Special);
+                    if !changes.is_empty() {
+                        p.actions.push(Action {
+                            rel: crel,
+                            op: Op::Meta,
+                            src: Some(src),
+                            dst_ty: dty,
+                            class,
+                            changed: changes,
+                        });
+                    }
+                } else {
+                    p.actions.push(Action {
+                        rel: crel,
+                        op: Op::Mknod {
+                            update: dty.is_some(),
+                        },
+                        src: Some(src),
+                        dst_ty: dty,
+                        class,
+                        changed: vec![],
+                    });
+                }
+            }
+        }
+    }
+
+    if only.is_none() {
+        let mut extra: Vec<(&OsString, &Ty)> = dst_names
+            .iter()
+            .filter(|(n, _)| !kept.contains(*n))
+            .map(|(n, (t, _))| (n, t))
+            .collect();
+        extra.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (name, ty) in extra {
+            let crel = rel.join(name);
+            let op = if is_temp_name(name) {
+                Op::StaleTemp
+            } else if ctx.delete && !ctx.filter.is_excluded(&crel, *ty == Ty::Dir) {
+                Op::Delete
+            } else {
+                continue;
+            };
+            p.actions.push(Action {
+                rel: crel,
+                op,
+                src: None,
+                dst_ty: Some(*ty),
+                class: 0,
+                changed: vec![],
+            });
+        }
+    }
+
+    // Nothing of this directory's listing is needed below it.
+    drop(dst_names);
+    drop(kept);
+    if p.actions.iter().any(Action::mutates_parent) {
+        p.touched.push(rel.to_path_buf());
+    }
+    if let Some(stream) = ctx.stream {
+        let (now, later): (Vec<Action>, Vec<Action>) = p.actions.drain(..).partition(streamable);
+        p.actions = later;
+        for a in now.iter().filter(|a| matches!(a.op, Op::Mkdir)) {
+            stream(a);
+        }
+        // Copies of one directory run in parallel, in chunks, so that a thread waiting here
+        // does not pick up whole other directories and hold many listings at once.
+        for chunk in now
+            .iter()
+            .filter(|a| !matches!(a.op, Op::Mkdir))
+            .collect::<Vec<_>>()
+            .chunks(64)
+        {
+            chunk.par_iter().for_each(|a| stream(a));
+        }
+        drop(now);
+    }
+
+    let children: Vec<Plan> = subdirs
+        .par_iter()
+        .map(|(r, exists)| plan_dir(ctx, r, *exists, None))
+        .collect();
+    for c in children {
+        p.merge(c);
+    }
+    p
+}
+
+/// Groups `-H` candidates by source inode: the first path (in transfer order) is copied like any
+/// file, the others become hard links to it unless they already share its destination inode.
+fn resolve_hard_links(ctx: &Ctx, p: &mut Plan) {
+    let cands = std::mem::take(&mut p.hl);
+    let mut groups: HashMap<(u64, u64), Vec<HlCand>> = HashMap::new();
+    for c in cands {
+        groups
+            .entry((c.src.dev(), c.src.ino()))
+            .or_default()
+            .push(c);
+    }
+    let mut groups: Vec<Vec<HlCand>> = groups.into_values().collect();
+    for g in &mut groups {
+        g.sort_by(|a, b| a.rel.cmp(&b.rel));
+    }
+    groups.sort_by(|a, b| a[0].rel.cmp(&b[0].rel));
+    for g in groups {
+        let class = g.iter().map(|c| class_of(&c.rel)).max().unwrap_or(0);
+        let leader = &g[0];
+        let act = match decide_file(ctx, &leader.rel, &leader.src, leader.dst.as_ref()) {
+            Ok(a) => a,
+            Err(error) => {
+                p.errors.push(PlanError {
+                    rel: leader.rel.clone(),
+                    op: "compare",
+                    root_is_dst: false,
+                    error,
+                });
+                continue;
+            }
+        };
+        let leader_ino = match &act {
+            Some(Action {
+                op: Op::Copy { .. },
+                ..
+            }) => None,
+            _ => leader.dst.as_ref().map(|d| (d.dev(), d.ino())),
+        };
+        if let Some(mut a) = act {
+            a.class = class;
+            p.actions.push(a);
+        }
+        for f in &g[1..] {
+            let linked =
+                leader_ino.is_some() && f.dst.as_ref().map(|d| (d.dev(), d.ino())) == leader_ino;
+            if linked {
+                continue;
+            }
+            p.actions.push(Action {
+                rel: f.rel.clone(),
+                op: Op::Link {
+                    leader: leader.rel.clone(),
+                },
+                src: Some(f.src.clone()),
+                dst_ty: f.dst.as_ref().map(|d| ty_of(d.file_type())),
+                class,
+                changed: vec![],
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        assert_eq!(class_of(Path::new("BaseOS/x/os/Packages/a.rpm")), 0);
+        assert_eq!(
+            class_of(Path::new("BaseOS/x/os/repodata/p-primary.xml.gz")),
+            1
+        );
+        assert_eq!(class_of(Path::new("BaseOS/x/os/repodata/repomd.xml")), 2);
+        assert_eq!(class_of(Path::new("BaseOS/x/os/.treeinfo")), 3);
+        assert_eq!(class_of(Path::new("isos/x/CHECKSUM")), 4);
+        assert_eq!(class_of(Path::new("a.torrent")), 4);
+        assert_eq!(class_of(Path::new("fullfiletimelist-rocky")), 5);
+        assert_eq!(class_of(Path::new("repodata")), 0);
+    }
+
+    #[test]
+    fn itemize_strings() {
+        assert_eq!(itemize_string('>', 'f', true, &[]), ">f+++++++++");
+        assert_eq!(
+            itemize_string('>', 'f', false, &["size", "mtime"]),
+            ">f.st......"
+        );
+        assert_eq!(itemize_string('.', 'd', false, &["mtime"]), ".d..t......");
+    }
+}

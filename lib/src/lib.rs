@@ -4,6 +4,7 @@
 //! * [`record`] — the JSON-lines record protocol (schema documented there), the run harness, exit statuses.
 //! * [`upstream`] — reading upstream records from stdin.
 //! * [`walk`] — tree walking with relative paths.
+//! * [`parwalk`] — parallel tree walking when order does not matter.
 //! * [`fsx`] — atomic file replacement.
 //! * [`hash`] — streaming SHA-256 / SHA-1, parallel over files.
 //! * [`progress`] — progress bars on stderr when it is a terminal.
@@ -14,6 +15,7 @@ pub mod checksum;
 pub mod cli;
 pub mod fsx;
 pub mod hash;
+pub mod parwalk;
 pub mod progress;
 pub mod record;
 pub mod upstream;

@@ -102,6 +102,7 @@ struct Args {
     respect_name: bool,
 
     /// Only files of at least SIZE bytes (suffixes K, M, G… = KiB, MiB, GiB…; KB, MB… = 1000s).
+    /// Empty files are never linked, even with -s 0 (as util-linux 2.38).
     #[arg(short = 's', long = "minimum-size", value_name = "SIZE", default_value = "1", value_parser = parse_size)]
     min_size: u64,
 
@@ -186,7 +187,8 @@ fn real_main(args: Args) -> Status {
     }
     let opts = Options {
         criteria,
-        min_size: args.min_size,
+        // util-linux 2.38 never links empty files, whatever -s says.
+        min_size: args.min_size.max(1),
         max_size: args.max_size,
         dry_run: args.dry_run,
         fresh: args

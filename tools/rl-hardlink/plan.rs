@@ -198,30 +198,24 @@ impl Ctx<'_> {
             .collect();
         for bucket in buckets(&members, &digests) {
             if bucket.len() > DIRECT_COMPARE_MAX && size > 2 * EDGE {
-                let full: Vec<Option<[u8; 32]>> = bucket
-                    .par_iter()
-                    .map(|&i| match full_digest(&self.abs(i)) {
-                        Ok(d) => Some(d),
-                        Err(e) => {
-                            self.read_error(i, &e);
-                            None
-                        }
-                    })
-                    .collect();
-                for sub in buckets(&bucket, &full) {
-                    self.link_class(sub);
+                for sub in self.split_by_full_digest(&bucket) {
+                    self.link_class(sub, true);
                 }
             } else {
-                self.link_class(bucket);
+                // Files of at most 2 * EDGE bytes were digested whole already.
+                self.link_class(bucket, size <= 2 * EDGE);
             }
         }
     }
 
     /// Links the members of one candidate class (in survivor order) after confirming each byte
-    /// for byte; members that turn out different are tried against the next survivor.
-    fn link_class(&self, mut remaining: Vec<usize>) {
+    /// for byte; members that turn out different are tried against the next survivor. When more
+    /// than two are left over and they were not split by a full digest yet, they are split first,
+    /// so a class of many look-alikes costs a linear number of reads, not a quadratic one.
+    fn link_class(&self, mut remaining: Vec<usize>, mut hashed: bool) {
         let fresh = self.opts.fresh.as_ref();
         let is_fresh = |i: usize| fresh.is_none_or(|f| is_fresh(f, self.node(i)));
+        let size = self.node(remaining[0]).snap.size;
         while remaining.len() >= 2 && remaining.iter().any(|&i| is_fresh(i)) {
             let si = remaining.iter().position(|&i| !is_fresh(i)).unwrap_or(0);
             let mut survivor = remaining.remove(si);
@@ -246,8 +240,29 @@ impl Ctx<'_> {
                     Err(e) => self.read_error(v, &e),
                 }
             }
+            if rest.len() > 2 && !hashed && size > 2 * EDGE {
+                for bucket in self.split_by_full_digest(&rest) {
+                    self.link_class(bucket, true);
+                }
+                return;
+            }
+            hashed = hashed || rest.len() <= 2;
             remaining = rest;
         }
+    }
+
+    fn split_by_full_digest(&self, members: &[usize]) -> Vec<Vec<usize>> {
+        let full: Vec<Option<[u8; 32]>> = members
+            .par_iter()
+            .map(|&i| match full_digest(&self.abs(i)) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.read_error(i, &e);
+                    None
+                }
+            })
+            .collect();
+        buckets(members, &full)
     }
 
     /// Replaces every path of node `v` by a link to node `s`.

@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use regex::bytes::Regex;
+use regex::bytes::{Regex, RegexBuilder};
 
 /// The metadata criteria (util-linux `file_may_link_to`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,37 +59,59 @@ impl AttrKey {
 
 /// The `-x`/`-i` filter. util-linux 2.37+ matches each POSIX extended regex unanchored against
 /// the file's absolute path; a file is skipped when (some `-x` matches and no `-i` matches), or
-/// when only `-i` were given and none matches. Directories are always descended.
+/// when only `-i` were given and none matches. Directories are always descended. As in POSIX
+/// `regexec` without `REG_NEWLINE`, `.` also matches a newline. The patterns of each kind are
+/// joined into one alternation, so a path is searched once per kind.
 #[derive(Debug, Default)]
 pub struct PathFilter {
-    exclude: Vec<Regex>,
-    include: Vec<Regex>,
+    exclude: Option<Regex>,
+    include: Option<Regex>,
 }
 
 impl PathFilter {
     /// Compiles the patterns; the error names the bad pattern.
     pub fn new(exclude: &[String], include: &[String]) -> Result<Self, String> {
-        let compile = |p: &String| {
-            Regex::new(p).map_err(|e| format!("invalid regular expression {p:?}: {e}"))
-        };
         Ok(PathFilter {
-            exclude: exclude.iter().map(compile).collect::<Result<_, _>>()?,
-            include: include.iter().map(compile).collect::<Result<_, _>>()?,
+            exclude: alternation(exclude)?,
+            include: alternation(include)?,
         })
     }
 
     /// Whether the file at absolute path `abs` is considered.
     pub fn accepts(&self, abs: &Path) -> bool {
         let bytes = abs.as_os_str().as_bytes();
-        let any = |set: &[Regex]| set.iter().any(|r| r.is_match(bytes));
-        if !self.exclude.is_empty() {
-            !any(&self.exclude) || any(&self.include)
-        } else if !self.include.is_empty() {
-            any(&self.include)
+        let hit = |r: &Option<Regex>| r.as_ref().is_some_and(|r| r.is_match(bytes));
+        if self.exclude.is_some() {
+            !hit(&self.exclude) || hit(&self.include)
+        } else if self.include.is_some() {
+            hit(&self.include)
         } else {
             true
         }
     }
+}
+
+/// Checks one pattern the way [`PathFilter`] compiles it.
+pub fn check_regex(pattern: &str) -> Result<(), String> {
+    build(pattern).map(|_| ())
+}
+
+fn build(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .dot_matches_new_line(true)
+        .build()
+        .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))
+}
+
+fn alternation(patterns: &[String]) -> Result<Option<Regex>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    for p in patterns {
+        check_regex(p)?;
+    }
+    let joined: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+    build(&joined.join("|")).map(Some)
 }
 
 /// Parses a size like util-linux: a number with an optional suffix K, M, G, T, P, E (powers of
@@ -157,6 +179,9 @@ mod tests {
         // Unanchored, not basename-anchored: '^f' does not match /x/f1.
         let a = PathFilter::new(&["^f".into()], &[]).unwrap();
         assert!(a.accepts(Path::new("/x/f1")));
+        // '.' matches a newline, as in POSIX regexec.
+        let n = PathFilter::new(&["a.b".into()], &[]).unwrap();
+        assert!(!n.accepts(Path::new("/x/a\nb")));
     }
 
     #[test]

@@ -125,9 +125,7 @@ struct Args {
 }
 
 fn regex_arg(s: &str) -> Result<String, String> {
-    regex::bytes::Regex::new(s)
-        .map(|_| s.to_owned())
-        .map_err(|e| e.to_string())
+    criteria::check_regex(s).map(|()| s.to_owned())
 }
 
 fn main() -> ExitCode {

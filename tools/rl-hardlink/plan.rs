@@ -173,7 +173,7 @@ impl Ctx<'_> {
             let n = self.node(i);
             (
                 std::cmp::Reverse((n.snap.mtime, n.snap.mtime_nsec)),
-                self.abs(i),
+                std::os::unix::ffi::OsStringExt::into_vec(self.abs(i).into_os_string()),
             )
         };
         let mut keyed: Vec<_> = members.iter().map(|&i| (key(i), i)).collect();

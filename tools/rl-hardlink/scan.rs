@@ -16,11 +16,25 @@ use rl_core::parwalk::par_walk;
 use crate::criteria::{AttrKey, Criteria, PathFilter};
 use crate::link::Snapshot;
 
-/// One path of a file: which root, and the path relative to it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// One path of a file: which root, and the path relative to it. Ordered by root, then by the
+/// bytes of the relative path (cheaper than `Path`'s component order, and just as deterministic).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePath {
     pub root: u32,
     pub rel: PathBuf,
+}
+
+impl Ord for FilePath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.root, self.rel.as_os_str().as_bytes())
+            .cmp(&(other.root, other.rel.as_os_str().as_bytes()))
+    }
+}
+
+impl PartialOrd for FilePath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// One inode (or, with `-f`, one inode under one basename) with the metadata the criteria use.

@@ -6,7 +6,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rl_core::hash::sha256_reader;
+use sha2::{Digest, Sha256};
 
 /// Bytes read from each end of a file for the filter digest.
 pub const EDGE: u64 = 4096;
@@ -24,9 +24,10 @@ pub fn edge_digest(path: &Path, size: u64) -> io::Result<[u8; 32]> {
         f.seek(SeekFrom::Start(size - EDGE))?;
         f.take(EDGE).read_to_end(&mut buf)?;
     }
-    let mut data = (buf.len() as u64).to_le_bytes().to_vec();
-    data.extend_from_slice(&buf);
-    Ok(to_array(&sha256_reader(&mut &data[..])?.digest))
+    let mut hasher = Sha256::new();
+    hasher.update((buf.len() as u64).to_le_bytes());
+    hasher.update(&buf);
+    Ok(hasher.finalize().into())
 }
 
 /// SHA-256 of the whole file (a filter for large groups of same-size candidates).

@@ -2,10 +2,11 @@
 //! switches that relax or tighten them, the `-x`/`-i` path filter and the `-s`/`-S` size parser.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use regex::bytes::{Regex, RegexBuilder};
+
+use crate::link::Snapshot;
 
 /// The metadata criteria (util-linux `file_may_link_to`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,12 +48,12 @@ pub struct AttrKey {
 }
 
 impl AttrKey {
-    pub fn of(meta: &std::fs::Metadata, c: &Criteria) -> Self {
+    pub fn of(s: &Snapshot, c: &Criteria) -> Self {
         AttrKey {
-            mode: if c.ignore_mode { 0 } else { meta.mode() },
-            uid: if c.ignore_owner { 0 } else { meta.uid() },
-            gid: if c.ignore_owner { 0 } else { meta.gid() },
-            mtime: if c.ignore_time { 0 } else { meta.mtime() },
+            mode: if c.ignore_mode { 0 } else { s.mode },
+            uid: if c.ignore_owner { 0 } else { s.uid },
+            gid: if c.ignore_owner { 0 } else { s.gid },
+            mtime: if c.ignore_time { 0 } else { s.mtime },
         }
     }
 }

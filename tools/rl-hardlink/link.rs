@@ -41,6 +41,27 @@ impl Snapshot {
         }
     }
 
+    /// From a raw `stat` (the scan's `fstatat`). The casts are identities on some targets only.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn from_stat(st: &rl_core::parwalk::Stat) -> Self {
+        Snapshot {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime: st.st_mtime as i64,
+            mtime_nsec: st.st_mtime_nsec as i64,
+            mode: st.st_mode as u32,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+        }
+    }
+
+    /// The link count of a raw `stat` (its width differs between targets).
+    #[allow(clippy::useless_conversion)]
+    pub fn nlink_of(st: &rl_core::parwalk::Stat) -> u64 {
+        u64::from(st.st_nlink)
+    }
+
     /// `lstat`s `path` now.
     pub fn take(path: &Path) -> io::Result<Self> {
         fs::symlink_metadata(path).map(|m| Snapshot::of(&m))

@@ -2,8 +2,8 @@
 //! into one small node per inode (all paths of an already linked inode share one node, so a
 //! re-run never reads them again).
 
-use std::collections::HashMap;
-use std::ffi::OsString;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rl_core::fsx::is_temp_name;
-use rl_core::parwalk::par_walk;
+use rl_core::parwalk::{DirItem, Kind, par_walk};
 
 use crate::criteria::{AttrKey, Criteria, PathFilter};
 use crate::link::Snapshot;
@@ -74,12 +74,14 @@ pub fn join(root: &Path, rel: &Path) -> PathBuf {
     }
 }
 
-/// One regular file seen by the walk, before grouping by inode.
+/// One regular file seen by the walk, before grouping by inode. `stat` is `None` when another
+/// path of the same inode (by `d_ino`) was already `lstat`ed: a linked tree costs one `lstat` per
+/// inode, not per name.
 struct Seen {
     path: FilePath,
-    snap: Snapshot,
-    nlink: u64,
-    attrs: AttrKey,
+    /// (device of its directory, `d_ino`).
+    listed: (u64, u64),
+    stat: Option<(Snapshot, u64)>,
 }
 
 /// A failure during the scan: root index, path relative to it, and the error.
@@ -114,37 +116,57 @@ pub fn scan(
                 continue;
             }
         }
+        let stated: Mutex<HashSet<(u64, u64)>> = Mutex::new(HashSet::new());
         par_walk(
             root,
-            |rel_dir, items| {
-                let mut batch = Vec::new();
+            |rel_dir, dir, items| {
                 let mut abs = join(root, rel_dir).into_os_string().into_vec_bytes();
                 abs.push(b'/');
                 let base_len = abs.len();
-                for item in items {
-                    if !item.file_type.is_file() || is_temp_name(&item.name) {
-                        continue;
+                let mut batch: Vec<(DirItem, bool)> = Vec::new();
+                {
+                    let mut stated = stated.lock().unwrap_or_else(|p| p.into_inner());
+                    for item in items {
+                        if item.kind != Kind::File || is_temp_name(&item.name) {
+                            continue;
+                        }
+                        abs.truncate(base_len);
+                        abs.extend_from_slice(item.name.as_bytes());
+                        if !filter.accepts(Path::new(OsStr::from_bytes(&abs))) {
+                            continue;
+                        }
+                        let first = stated.insert((dir.dev, item.ino));
+                        batch.push((item, first));
                     }
-                    abs.truncate(base_len);
-                    abs.extend_from_slice(item.name.as_bytes());
-                    if !filter.accepts(Path::new(std::ffi::OsStr::from_bytes(&abs))) {
-                        continue;
-                    }
-                    let m = &item.metadata;
-                    batch.push(Seen {
-                        path: FilePath {
-                            root: i,
-                            rel: rel_dir.join(&item.name),
-                        },
-                        snap: Snapshot::of(m),
-                        nlink: m.nlink(),
-                        attrs: AttrKey::of(m, criteria),
+                }
+                let mut out = Vec::with_capacity(batch.len());
+                for (item, first) in batch {
+                    let rel = rel_dir.join(&item.name);
+                    let stat = if first {
+                        match dir.stat(&item.name) {
+                            Ok(st) => Some((Snapshot::from_stat(&st), Snapshot::nlink_of(&st))),
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                            Err(e) => {
+                                errors
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .push((i, rel, e));
+                                continue;
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    out.push(Seen {
+                        path: FilePath { root: i, rel },
+                        listed: (dir.dev, item.ino),
+                        stat,
                     });
                 }
-                if !batch.is_empty() {
+                if !out.is_empty() {
                     seen.lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .append(&mut batch);
+                        .append(&mut out);
                 }
             },
             |rel, e| {
@@ -159,8 +181,8 @@ pub fn scan(
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     seen.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    let files = seen.len() as u64;
-    let nodes = group_by_inode(seen, criteria.respect_name);
+    let nodes = group_by_inode(seen, &roots, criteria, &mut errors);
+    let files = nodes.iter().map(|n| n.paths.len() as u64).sum();
     (
         Scan {
             roots,
@@ -171,25 +193,53 @@ pub fn scan(
     )
 }
 
-fn group_by_inode(seen: Vec<Seen>, by_name: bool) -> Vec<Node> {
+/// Builds one node per inode (per inode and name with `-f`). Paths whose inode was not
+/// `lstat`ed take the metadata of the path that was; if there is none (the listed inode number
+/// was not the real one, as on a bind-mounted file), they are `lstat`ed now.
+fn group_by_inode(
+    seen: Vec<Seen>,
+    roots: &[PathBuf],
+    criteria: &Criteria,
+    errors: &mut Vec<ScanError>,
+) -> Vec<Node> {
+    let mut known: HashMap<(u64, u64), (Snapshot, u64)> = HashMap::new();
+    for s in &seen {
+        if let Some(st) = s.stat {
+            known.insert(s.listed, st);
+        }
+    }
     let mut index: HashMap<(u64, u64, Option<OsString>), usize> = HashMap::new();
     let mut nodes: Vec<Node> = Vec::new();
     for s in seen {
-        let name = if by_name {
+        let (snap, nlink) = match s.stat.or_else(|| known.get(&s.listed).copied()) {
+            Some(st) => st,
+            None => {
+                match std::fs::symlink_metadata(join(&roots[s.path.root as usize], &s.path.rel)) {
+                    Ok(m) if m.is_file() => (Snapshot::of(&m), m.nlink()),
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        errors.push((s.path.root, s.path.rel, e));
+                        continue;
+                    }
+                }
+            }
+        };
+        let name = if criteria.respect_name {
             s.path.rel.file_name().map(|n| n.to_os_string())
         } else {
             None
         };
-        match index.entry((s.snap.dev, s.snap.ino, name)) {
+        match index.entry((snap.dev, snap.ino, name)) {
             std::collections::hash_map::Entry::Occupied(e) => {
                 nodes[*e.get()].paths.push(s.path);
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(nodes.len());
                 nodes.push(Node {
-                    snap: s.snap,
-                    nlink: s.nlink,
-                    attrs: s.attrs,
+                    snap,
+                    nlink,
+                    attrs: AttrKey::of(&snap, criteria),
                     paths: vec![s.path],
                 });
             }

@@ -122,6 +122,21 @@ struct Args {
     /// With --from: pass upstream records through to stdout (upstream errors always are).
     #[arg(long, requires = "from")]
     pass: bool,
+
+    /// Threads for reading, comparing and linking (default: 4 per CPU, at most 32; the work waits
+    /// on the disk and the journal more than on the CPU).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+}
+
+/// The size of the thread pool: I/O-bound work gains from more threads than CPUs.
+fn thread_count(asked: Option<u16>) -> usize {
+    match asked {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism()
+            .map_or(4, |n| n.get() * 4)
+            .clamp(4, 32),
+    }
 }
 
 fn regex_arg(s: &str) -> Result<String, String> {
@@ -152,6 +167,10 @@ fn real_main(args: Args) -> Status {
             return Status::Error;
         }
     };
+    // Only fails if a pool exists already, which is fine.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(thread_count(args.threads))
+        .build_global();
     let run = Run::start("rl-hardlink", env!("CARGO_PKG_VERSION"));
 
     // Upstream records first (they may also name the roots).

@@ -600,3 +600,47 @@ fn bad_input_is_reported_clearly() {
         assert_eq!(of_event(&recs, "error")[0]["path"], "c");
     }
 }
+
+#[test]
+fn extended_attributes_matter_only_with_capital_x() {
+    if !have_peer("hardlink") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    let t0 = base.join("t0");
+    for n in ["x1", "x2", "x3", "x4"] {
+        put(&t0, n, b"same bytes, other attributes", 0o644, T0, 0);
+    }
+    for (n, v) in [("x1", "a"), ("x2", "a"), ("x3", "b")] {
+        let set = rustix::fs::lsetxattr(
+            t0.join(n),
+            "user.rl",
+            v.as_bytes(),
+            rustix::fs::XattrFlags::empty(),
+        );
+        if set.is_err() {
+            eprintln!("skipping: this filesystem has no user extended attributes");
+            return;
+        }
+    }
+    for (flags, linked_sets_expected) in [(&[][..], 1), (&["-X"][..], 1)] {
+        sh("rm -rf peer ours && cp -a t0 peer && cp -a t0 ours", &base);
+        hardlink_peer(flags, &base.join("peer"));
+        let out = rl("rl-hardlink")
+            .args(flags)
+            .arg(base.join("ours"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let (pp, po) = (partition(&base.join("peer")), partition(&base.join("ours")));
+        assert_eq!(linked_sets(&po), linked_sets(&pp), "flags {flags:?}");
+        assert_eq!(linked_sets(&po).len(), linked_sets_expected);
+        let biggest = linked_sets(&po)[0].len();
+        assert_eq!(
+            biggest,
+            if flags.is_empty() { 4 } else { 2 },
+            "flags {flags:?}"
+        );
+    }
+}

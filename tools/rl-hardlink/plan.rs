@@ -271,7 +271,9 @@ impl Ctx<'_> {
         let target = &sn.paths[0];
         let target_abs = self.scan.abs(target);
         let mut replaced = 0usize;
-        for p in &vn.paths {
+        // Last name first: if the survivor runs out of links half-way, the first name of the
+        // victim is still its own, and the victim can take over as survivor.
+        for p in vn.paths.iter().rev() {
             let root = &self.scan.roots[p.root as usize];
             let mut rec = Record::new("link")
                 .at(root, &p.rel)

@@ -123,8 +123,8 @@ struct Args {
     #[arg(long, requires = "from")]
     pass: bool,
 
-    /// Threads for reading, comparing and linking (default: 4 per CPU, at most 32; the work waits
-    /// on the disk and the journal more than on the CPU).
+    /// Threads for reading, comparing and linking (default: 4 per CPU, at most 32; that work waits
+    /// on the disk and the journal more than on the CPU). The walk uses one thread per CPU.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
 }
@@ -167,10 +167,6 @@ fn real_main(args: Args) -> Status {
             return Status::Error;
         }
     };
-    // Only fails if a pool exists already, which is fine.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(thread_count(args.threads))
-        .build_global();
     let run = Run::start("rl-hardlink", env!("CARGO_PKG_VERSION"));
 
     // Upstream records first (they may also name the roots).
@@ -212,6 +208,7 @@ fn real_main(args: Args) -> Status {
             .from
             .as_ref()
             .map(|_| plan::fresh_inodes(&upstream_paths)),
+        threads: thread_count(args.threads),
     };
     let totals = plan::link_all(&scan, &opts, &run);
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);

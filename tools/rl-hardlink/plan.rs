@@ -42,6 +42,8 @@ pub struct Options {
     pub dry_run: bool,
     /// With `--from`: the (dev, ino) of the files that may be replaced.
     pub fresh: Option<HashSet<(u64, u64)>>,
+    /// Threads for reading, comparing and linking (0 = rayon's default).
+    pub threads: usize,
 }
 
 /// Counts for the summary.
@@ -113,7 +115,18 @@ pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
         totals: &totals,
         hook: Once::new(),
     };
-    groups.into_par_iter().for_each(|g| ctx.group(g));
+    if groups.is_empty() {
+        return totals;
+    }
+    // Reading and linking wait on the disk and the journal: a pool larger than the CPU count
+    // keeps more of them in flight.
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+    {
+        Ok(pool) => pool.install(|| groups.into_par_iter().for_each(|g| ctx.group(g))),
+        Err(_) => groups.into_par_iter().for_each(|g| ctx.group(g)),
+    }
     totals
 }
 

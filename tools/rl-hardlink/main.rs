@@ -20,7 +20,7 @@ use plan::Options;
 const AFTER_HELP: &str = "\
 Criteria (util-linux hardlink 2.38 defaults): two files are linked when they have the same size,
 device, full mode word, owner, group and mtime in whole seconds, and the same bytes. Empty files are
-never linked (-s 1). Symbolic links are never followed, special files never touched, and files on
+never linked, even with -s 0. Symbolic links are never followed, special files never touched, and files on
 different filesystems never linked. Files that already share an inode are recognised and not read
 again, so a second run costs little more than the walk.
 

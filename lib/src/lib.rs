@@ -4,6 +4,7 @@
 //! * [`record`] — the JSON-lines record protocol (schema documented there), the run harness, exit statuses.
 //! * [`upstream`] — reading upstream records from stdin.
 //! * [`walk`] — tree walking with relative paths.
+//! * [`parwalk`] — parallel tree walking when order does not matter.
 //! * [`fsx`] — atomic file replacement.
 //! * [`lock`] — whole-run lock files (flock).
 //! * [`hash`] — streaming SHA-256 / SHA-1, parallel over files.
@@ -36,6 +37,7 @@ pub mod fsx;
 pub mod hash;
 pub mod lock;
 pub mod nofollow;
+pub mod parwalk;
 pub mod progress;
 pub mod record;
 pub mod release;

@@ -1,0 +1,125 @@
+//! Reading file contents: a cheap filter digest (head and tail), a full digest for large groups,
+//! the byte-for-byte comparison that decides every link, and extended attributes for `-X`.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+/// Bytes read from each end of a file for the filter digest.
+pub const EDGE: u64 = 4096;
+
+/// SHA-256 over the first and last [`EDGE`] bytes (the whole file when it is at most twice that),
+/// prefixed by the length read. Only a filter: equal digests are always confirmed byte for byte.
+/// The tail matters: same-size files often differ only near their end.
+pub fn edge_digest(path: &Path, size: u64) -> io::Result<[u8; 32]> {
+    let mut f = File::open(path)?;
+    let mut buf = Vec::with_capacity((2 * EDGE).min(size) as usize);
+    if size <= 2 * EDGE {
+        f.read_to_end(&mut buf)?;
+    } else {
+        (&mut f).take(EDGE).read_to_end(&mut buf)?;
+        f.seek(SeekFrom::Start(size - EDGE))?;
+        f.take(EDGE).read_to_end(&mut buf)?;
+    }
+    let mut hasher = Sha256::new();
+    hasher.update((buf.len() as u64).to_le_bytes());
+    hasher.update(&buf);
+    Ok(hasher.finalize().into())
+}
+
+/// SHA-256 of the whole file (a filter for large groups of same-size candidates).
+pub fn full_digest(path: &Path) -> io::Result<[u8; 32]> {
+    Ok(to_array(&rl_core::hash::sha256_file(path)?.digest))
+}
+
+fn to_array(v: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let n = v.len().min(32);
+    out[..n].copy_from_slice(&v[..n]);
+    out
+}
+
+/// Whether two files hold exactly the same bytes, compared block by block; `size` is their
+/// expected size (a file that grew or shrank since the scan is not equal).
+pub fn files_equal(a: &Path, b: &Path, size: u64) -> io::Result<bool> {
+    const BLOCK: usize = 128 * 1024;
+    let mut fa = File::open(a)?;
+    let mut fb = File::open(b)?;
+    let mut ba = vec![0u8; BLOCK];
+    let mut bb = vec![0u8; BLOCK];
+    let mut left = size;
+    while left > 0 {
+        let n = (left.min(BLOCK as u64)) as usize;
+        if !read_full(&mut fa, &mut ba[..n])? || !read_full(&mut fb, &mut bb[..n])? {
+            return Ok(false);
+        }
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+        left -= n as u64;
+    }
+    // Both must end here.
+    let mut one = [0u8; 1];
+    Ok(fa.read(&mut one)? == 0 && fb.read(&mut one)? == 0)
+}
+
+/// Fills `buf`; false when the file ends first.
+fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<bool> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read(&mut buf[done..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// The extended attributes of `path` itself (never a link target) as one comparable blob:
+/// names sorted, each followed by its value.
+pub fn xattr_blob(path: &Path) -> io::Result<Vec<u8>> {
+    use rustix::fs::{lgetxattr, llistxattr};
+    let mut names = vec![0u8; 1024];
+    loop {
+        match llistxattr(path, &mut names[..]) {
+            Ok(n) => {
+                names.truncate(n);
+                break;
+            }
+            Err(rustix::io::Errno::RANGE) => {
+                let need = llistxattr(path, &mut [0u8; 0][..])?;
+                names.resize(need.max(names.len() * 2), 0);
+            }
+            Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut list: Vec<&[u8]> = names.split(|b| *b == 0).filter(|n| !n.is_empty()).collect();
+    list.sort_unstable();
+    let mut blob = Vec::new();
+    for name in list {
+        let cname = std::ffi::OsStr::from_bytes(name);
+        let mut value = vec![0u8; 256];
+        let len = loop {
+            match lgetxattr(path, cname, &mut value[..]) {
+                Ok(n) => break n,
+                Err(rustix::io::Errno::RANGE) => {
+                    let need = lgetxattr(path, cname, &mut [0u8; 0][..])?;
+                    value.resize(need.max(value.len() * 2), 0);
+                }
+                Err(rustix::io::Errno::NODATA) => break 0, // removed meanwhile
+                Err(e) => return Err(e.into()),
+            }
+        };
+        blob.extend_from_slice(&(name.len() as u64).to_le_bytes());
+        blob.extend_from_slice(name);
+        blob.extend_from_slice(&(len as u64).to_le_bytes());
+        blob.extend_from_slice(&value[..len]);
+    }
+    Ok(blob)
+}

@@ -1,0 +1,220 @@
+//! Which files may be linked to each other: util-linux hardlink's (2.38) default criteria and the
+//! switches that relax or tighten them, the `-x`/`-i` path filter and the `-s`/`-S` size parser.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::link::Snapshot;
+
+/// The metadata criteria (util-linux `file_may_link_to`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Criteria {
+    /// `-p`: ignore the mode word.
+    pub ignore_mode: bool,
+    /// `-o`: ignore owner and group.
+    pub ignore_owner: bool,
+    /// `-t`: ignore the modification time.
+    pub ignore_time: bool,
+    /// `-f`: require the same file name (basename).
+    pub respect_name: bool,
+    /// `-X`: require the same extended attributes.
+    pub respect_xattrs: bool,
+}
+
+impl Criteria {
+    /// Applies `-c` (content only): `-p -o -t`, and clears `-f` and `-X`, whatever the order of the
+    /// flags (as util-linux does after parsing).
+    pub fn content_only(mut self) -> Self {
+        self.ignore_mode = true;
+        self.ignore_owner = true;
+        self.ignore_time = true;
+        self.respect_name = false;
+        self.respect_xattrs = false;
+        self
+    }
+}
+
+/// The part of an inode's metadata that must be equal for two files to be linked, besides the
+/// device and size (always required) and the content. Fields ignored by the criteria are zero.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttrKey {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Whole seconds: util-linux ignores nanoseconds.
+    pub mtime: i64,
+}
+
+impl AttrKey {
+    pub fn of(s: &Snapshot, c: &Criteria) -> Self {
+        AttrKey {
+            mode: if c.ignore_mode { 0 } else { s.mode },
+            uid: if c.ignore_owner { 0 } else { s.uid },
+            gid: if c.ignore_owner { 0 } else { s.gid },
+            mtime: if c.ignore_time { 0 } else { s.mtime },
+        }
+    }
+}
+
+/// The `-x`/`-i` filter. util-linux 2.37+ matches each POSIX extended regex unanchored against
+/// the file's absolute path; a file is skipped when (some `-x` matches and no `-i` matches), or
+/// when only `-i` were given and none matches. Directories are always descended. As in POSIX
+/// `regexec` without `REG_NEWLINE`, `.` also matches a newline. The patterns of each kind are
+/// joined into one alternation, so a path is searched once per kind.
+#[derive(Debug, Default)]
+pub struct PathFilter {
+    exclude: Option<Regex>,
+    include: Option<Regex>,
+}
+
+impl PathFilter {
+    /// Compiles the patterns; the error names the bad pattern.
+    pub fn new(exclude: &[String], include: &[String]) -> Result<Self, String> {
+        Ok(PathFilter {
+            exclude: alternation(exclude)?,
+            include: alternation(include)?,
+        })
+    }
+
+    /// Whether the file at absolute path `abs` is considered.
+    pub fn accepts(&self, abs: &Path) -> bool {
+        let bytes = abs.as_os_str().as_bytes();
+        let hit = |r: &Option<Regex>| r.as_ref().is_some_and(|r| r.is_match(bytes));
+        if self.exclude.is_some() {
+            !hit(&self.exclude) || hit(&self.include)
+        } else if self.include.is_some() {
+            hit(&self.include)
+        } else {
+            true
+        }
+    }
+}
+
+/// Checks one pattern the way [`PathFilter`] compiles it.
+pub fn check_regex(pattern: &str) -> Result<(), String> {
+    build(pattern).map(|_| ())
+}
+
+fn build(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .dot_matches_new_line(true)
+        .build()
+        .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))
+}
+
+fn alternation(patterns: &[String]) -> Result<Option<Regex>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    for p in patterns {
+        check_regex(p)?;
+    }
+    let joined: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+    build(&joined.join("|")).map(Some)
+}
+
+/// Parses a size like util-linux: a number with an optional suffix K, M, G, T, P, E (powers of
+/// 1024, also written KiB, MiB, …) or KB, MB, … (powers of 1000).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(format!("invalid size {text:?}: expected a number"));
+    }
+    let number: u64 = t[..digits]
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}: number too large"))?;
+    let suffix = t[digits..].trim();
+    let (letter, rest) = match suffix.chars().next() {
+        None => return Ok(number),
+        Some(c) => (c.to_ascii_uppercase(), &suffix[c.len_utf8()..]),
+    };
+    let exp = match "KMGTPE".find(letter) {
+        Some(i) => i as u32 + 1,
+        None => return Err(format!("invalid size {text:?}: unknown suffix {suffix:?}")),
+    };
+    let base: u64 = match rest {
+        "" | "iB" | "ib" => 1024,
+        "B" | "b" => 1000,
+        _ => return Err(format!("invalid size {text:?}: unknown suffix {suffix:?}")),
+    };
+    base.checked_pow(exp)
+        .and_then(|m| number.checked_mul(m))
+        .ok_or_else(|| format!("invalid size {text:?}: too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toolkit_excludes_match_anywhere_in_the_path() {
+        let f = PathFilter::new(
+            &[
+                r".*\.xml.*".into(),
+                r".*\.treeinfo".into(),
+                r".*\.discinfo".into(),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(!f.accepts(Path::new("/r/BaseOS/x86_64/os/repodata/abc-primary.xml.gz")));
+        assert!(!f.accepts(Path::new("/r/a/.treeinfo")));
+        assert!(!f.accepts(Path::new("/r/a/foo.treeinfo.bak")));
+        assert!(!f.accepts(Path::new("/r/foo.xml.d/plain")));
+        assert!(f.accepts(Path::new("/r/Packages/a/a.rpm")));
+        assert!(f.accepts(Path::new("/r/xml/treeinfo")));
+    }
+
+    #[test]
+    fn include_overrides_exclude_and_alone_is_a_whitelist() {
+        let f = PathFilter::new(&["treeinfo$".into()], &[r"b\.treeinfo".into()]).unwrap();
+        assert!(f.accepts(Path::new("/r/b.treeinfo")));
+        assert!(!f.accepts(Path::new("/r/a.treeinfo")));
+        assert!(f.accepts(Path::new("/r/other")));
+        let w = PathFilter::new(&[], &[r"\.rpm$".into()]).unwrap();
+        assert!(w.accepts(Path::new("/r/a.rpm")));
+        assert!(!w.accepts(Path::new("/r/a.iso")));
+        // Unanchored, not basename-anchored: '^f' does not match /x/f1.
+        let a = PathFilter::new(&["^f".into()], &[]).unwrap();
+        assert!(a.accepts(Path::new("/x/f1")));
+        // '.' matches a newline, as in POSIX regexec.
+        let n = PathFilter::new(&["a.b".into()], &[]).unwrap();
+        assert!(!n.accepts(Path::new("/x/a\nb")));
+    }
+
+    #[test]
+    fn bad_regex_is_an_error() {
+        let e = PathFilter::new(&["(".into()], &[]).unwrap_err();
+        assert!(e.contains("invalid regular expression"), "{e}");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0").unwrap(), 0);
+        assert_eq!(parse_size("10").unwrap(), 10);
+        assert_eq!(parse_size("4K").unwrap(), 4096);
+        assert_eq!(parse_size("4KiB").unwrap(), 4096);
+        assert_eq!(parse_size("4KB").unwrap(), 4000);
+        assert_eq!(parse_size("1m").unwrap(), 1 << 20);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        assert!(parse_size("").is_err());
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("3Q").is_err());
+        assert!(parse_size("99999999999E").is_err());
+    }
+
+    #[test]
+    fn content_only_clears_name_and_xattrs() {
+        let c = Criteria {
+            respect_name: true,
+            respect_xattrs: true,
+            ..Default::default()
+        }
+        .content_only();
+        assert!(c.ignore_mode && c.ignore_owner && c.ignore_time);
+        assert!(!c.respect_name && !c.respect_xattrs);
+    }
+}

@@ -1,0 +1,306 @@
+//! The scan: walk every root in parallel and collect the regular files that pass the path filter
+//! into one small node per inode (all paths of an already linked inode share one node, so a
+//! re-run never reads them again).
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rl_core::fsx::is_temp_name;
+use rl_core::parwalk::{DirItem, Kind, par_walk};
+
+use crate::criteria::{AttrKey, Criteria, PathFilter};
+use crate::link::Snapshot;
+
+/// One path of a file: which root, and the path relative to it. Ordered by root, then by the
+/// bytes of the relative path (cheaper than `Path`'s component order, and just as deterministic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePath {
+    pub root: u32,
+    pub rel: PathBuf,
+}
+
+impl Ord for FilePath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.root, self.rel.as_os_str().as_bytes())
+            .cmp(&(other.root, other.rel.as_os_str().as_bytes()))
+    }
+}
+
+impl PartialOrd for FilePath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One inode (or, with `-f`, one inode under one basename) with the metadata the criteria use.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The metadata at scan time; checked again just before the file is replaced.
+    pub snap: Snapshot,
+    pub nlink: u64,
+    pub attrs: AttrKey,
+    /// Its paths in the scanned trees, sorted; never empty.
+    pub paths: Vec<FilePath>,
+}
+
+/// What the scan found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Absolute roots, as given after `realpath`.
+    pub roots: Vec<PathBuf>,
+    /// Regular files that passed the filter (counting every path of a linked inode).
+    pub files: u64,
+    pub nodes: Vec<Node>,
+}
+
+impl Scan {
+    /// The absolute path of a file path.
+    pub fn abs(&self, p: &FilePath) -> PathBuf {
+        join(&self.roots[p.root as usize], &p.rel)
+    }
+}
+
+/// `root/rel`, or `root` when `rel` is empty.
+pub fn join(root: &Path, rel: &Path) -> PathBuf {
+    if rel.as_os_str().is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    }
+}
+
+/// One regular file seen by the walk, before grouping by inode. `stat` is `None` when another
+/// path of the same inode (by `d_ino`) was already `lstat`ed: a linked tree costs one `lstat` per
+/// inode, not per name.
+struct Seen {
+    path: FilePath,
+    /// (device of its directory, `d_ino`).
+    listed: (u64, u64),
+    stat: Option<(Snapshot, u64)>,
+}
+
+/// A failure during the scan: root index, path relative to it, and the error.
+pub type ScanError = (u32, PathBuf, io::Error);
+
+/// Walks `roots` (absolute, not nested in each other) and builds the node table. Errors are
+/// returned alongside (unreadable directories, roots that do not exist).
+pub fn scan(
+    roots: Vec<PathBuf>,
+    filter: &PathFilter,
+    criteria: &Criteria,
+) -> (Scan, Vec<ScanError>) {
+    let seen: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+    let errors: Mutex<Vec<ScanError>> = Mutex::new(Vec::new());
+    for (i, root) in roots.iter().enumerate() {
+        let i = i as u32;
+        match std::fs::symlink_metadata(root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                errors.lock().unwrap_or_else(|p| p.into_inner()).push((
+                    i,
+                    PathBuf::new(),
+                    io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
+                ));
+                continue;
+            }
+            Err(e) => {
+                errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((i, PathBuf::new(), e));
+                continue;
+            }
+        }
+        let stated: Mutex<HashSet<(u64, u64)>> = Mutex::new(HashSet::new());
+        par_walk(
+            root,
+            |rel_dir, dir, items| {
+                let mut abs = join(root, rel_dir).into_os_string().into_vec_bytes();
+                abs.push(b'/');
+                let base_len = abs.len();
+                let mut batch: Vec<(DirItem, bool)> = Vec::new();
+                {
+                    let mut stated = stated.lock().unwrap_or_else(|p| p.into_inner());
+                    for item in items {
+                        if item.kind != Kind::File || is_temp_name(&item.name) {
+                            continue;
+                        }
+                        abs.truncate(base_len);
+                        abs.extend_from_slice(item.name.as_bytes());
+                        if !filter.accepts(Path::new(OsStr::from_bytes(&abs))) {
+                            continue;
+                        }
+                        let first = stated.insert((dir.dev, item.ino));
+                        batch.push((item, first));
+                    }
+                }
+                let mut out = Vec::with_capacity(batch.len());
+                for (item, first) in batch {
+                    let rel = rel_dir.join(&item.name);
+                    let stat = if first {
+                        match dir.stat(&item.name) {
+                            Ok(st) => Some((Snapshot::from_stat(&st), Snapshot::nlink_of(&st))),
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                            Err(e) => {
+                                errors
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .push((i, rel, e));
+                                continue;
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    out.push(Seen {
+                        path: FilePath { root: i, rel },
+                        listed: (dir.dev, item.ino),
+                        stat,
+                    });
+                }
+                if !out.is_empty() {
+                    seen.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .append(&mut out);
+                }
+            },
+            |rel, e| {
+                errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((i, rel.to_path_buf(), e))
+            },
+        );
+    }
+    let mut seen = seen.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errors.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    seen.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let nodes = group_by_inode(seen, &roots, criteria, &mut errors);
+    let files = nodes.iter().map(|n| n.paths.len() as u64).sum();
+    (
+        Scan {
+            roots,
+            files,
+            nodes,
+        },
+        errors,
+    )
+}
+
+/// Builds one node per inode (per inode and name with `-f`). Paths whose inode was not
+/// `lstat`ed take the metadata of the path that was; if there is none (the listed inode number
+/// was not the real one, as on a bind-mounted file), they are `lstat`ed now.
+fn group_by_inode(
+    seen: Vec<Seen>,
+    roots: &[PathBuf],
+    criteria: &Criteria,
+    errors: &mut Vec<ScanError>,
+) -> Vec<Node> {
+    let mut known: HashMap<(u64, u64), (Snapshot, u64)> = HashMap::new();
+    for s in &seen {
+        if let Some(st) = s.stat {
+            known.insert(s.listed, st);
+        }
+    }
+    let mut index: HashMap<(u64, u64, Option<OsString>), usize> = HashMap::new();
+    let mut nodes: Vec<Node> = Vec::new();
+    for s in seen {
+        let (snap, nlink) = match s.stat.or_else(|| known.get(&s.listed).copied()) {
+            Some(st) => st,
+            None => {
+                match std::fs::symlink_metadata(join(&roots[s.path.root as usize], &s.path.rel)) {
+                    Ok(m) if m.is_file() => (Snapshot::of(&m), m.nlink()),
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        errors.push((s.path.root, s.path.rel, e));
+                        continue;
+                    }
+                }
+            }
+        };
+        let name = if criteria.respect_name {
+            s.path.rel.file_name().map(|n| n.to_os_string())
+        } else {
+            None
+        };
+        match index.entry((snap.dev, snap.ino, name)) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                nodes[*e.get()].paths.push(s.path);
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(nodes.len());
+                nodes.push(Node {
+                    snap,
+                    nlink,
+                    attrs: AttrKey::of(&snap, criteria),
+                    paths: vec![s.path],
+                });
+            }
+        }
+    }
+    nodes
+}
+
+trait IntoBytes {
+    fn into_vec_bytes(self) -> Vec<u8>;
+}
+
+impl IntoBytes for OsString {
+    fn into_vec_bytes(self) -> Vec<u8> {
+        use std::os::unix::ffi::OsStringExt;
+        self.into_vec()
+    }
+}
+
+/// Removes duplicate roots and roots inside another root (their files are scanned once, under the
+/// outer root), keeping the order of the first occurrence.
+pub fn dedupe_roots(roots: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for r in &roots {
+        if roots.iter().any(|o| o != r && r.starts_with(o)) || kept.contains(r) {
+            continue;
+        }
+        kept.push(r.clone());
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn linked_paths_share_one_node_and_filter_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs::create_dir(root.join("d")).unwrap();
+        fs::write(root.join("d/a"), "x").unwrap();
+        fs::hard_link(root.join("d/a"), root.join("b")).unwrap();
+        fs::write(root.join("c.xml"), "x").unwrap();
+        fs::write(root.join(".f.rl-tmp.1.2"), "x").unwrap();
+        std::os::unix::fs::symlink("d/a", root.join("l")).unwrap();
+        let filter = PathFilter::new(&[r"\.xml".into()], &[]).unwrap();
+        let (scan, errors) = scan(vec![root.clone()], &filter, &Criteria::default());
+        assert!(errors.is_empty());
+        assert_eq!(scan.files, 2);
+        assert_eq!(scan.nodes.len(), 1);
+        let rels: Vec<_> = scan.nodes[0].paths.iter().map(|p| p.rel.clone()).collect();
+        assert_eq!(rels, [PathBuf::from("b"), PathBuf::from("d/a")]);
+    }
+
+    #[test]
+    fn nested_and_repeated_roots_are_dropped() {
+        let r = dedupe_roots(vec!["/a/b".into(), "/a".into(), "/c".into(), "/c".into()]);
+        assert_eq!(r, [PathBuf::from("/a"), PathBuf::from("/c")]);
+        let r = dedupe_roots(vec!["/ab".into(), "/a".into()]);
+        assert_eq!(r, [PathBuf::from("/ab"), PathBuf::from("/a")]);
+    }
+}

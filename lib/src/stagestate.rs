@@ -297,7 +297,7 @@ mod tests {
         let r = rec();
         assert_eq!(
             r.to_json(),
-            r#"{"mode":"0750","published":null,"schema":1,"staged":1795301962,"state":"staged","tool":"rl-bitflip 0.1.0"}"#
+            r#"{"schema":1,"state":"staged","staged":1795301962,"published":null,"mode":"0750","tool":"rl-bitflip 0.1.0"}"#
         );
         assert_eq!(StageRecord::from_json(r.to_json().as_bytes()).unwrap(), r);
         let p = StageRecord {

@@ -103,6 +103,9 @@ fn collect(args: &CreateArgs, run: &Run) -> anyhow::Result<Vec<Named>> {
             Ok(m) if m.is_dir() => {
                 let dir = rl_core::walk::absolute(target)?;
                 match files_in_dir(&dir, &dir_set) {
+                    Ok(found) if found.is_empty() => {
+                        run.warn(&format!("{}: no file matches the pattern", dir.display()))
+                    }
                     Ok(found) => items.extend(found),
                     Err(e) => run.error(&dir, Path::new(""), "list", &e),
                 }

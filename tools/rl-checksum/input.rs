@@ -62,7 +62,10 @@ pub fn files_in_dir(dir: &Path, set: &GlobSet) -> std::io::Result<Vec<Named>> {
         let entry = entry?;
         let name = entry.file_name();
         let ft = entry.file_type()?;
-        if !(ft.is_file() || ft.is_symlink()) || !matches(Some(set), &name) {
+        if !(ft.is_file() || ft.is_symlink())
+            || !matches(Some(set), &name)
+            || is_checksum_file(&name)
+        {
             continue;
         }
         if ft.is_symlink() && fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()) {
@@ -75,6 +78,16 @@ pub fn files_in_dir(dir: &Path, set: &GlobSet) -> std::io::Result<Vec<Named>> {
     }
     out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     Ok(out)
+}
+
+/// CHECKSUM files and their signatures are never entries of a CHECKSUM file, even when the
+/// pattern is `*` (the lh/beta image step checksums every file of a directory).
+fn is_checksum_file(name: &OsString) -> bool {
+    let n = name.as_bytes();
+    n == b"CHECKSUM"
+        || n.starts_with(b"CHECKSUM.")
+        || n.ends_with(b".CHECKSUM")
+        || n.ends_with(b".CHECKSUM.asc")
 }
 
 /// Reads upstream records from stdin and returns those taken (by event), passing the others

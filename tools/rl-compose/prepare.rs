@@ -228,7 +228,11 @@ impl Planner<'_> {
                             .and_then(|r| r.strip_suffix(".iso"))
                             .is_some_and(|mid| mid.contains(arch.as_str()))
                 };
-                let all = self.flatten(&src, &isodir, &mut present, &is_dated);
+                // pungi's directory CHECKSUM is not moved: each iso/ has its own, they would
+                // collide in isos/<arch>, and the checksum step rebuilds CHECKSUM from the
+                // per-ISO files anyway (the toolkit's `mv` overwrote one with the other).
+                let dropped = |n: &OsStr| is_dated(n) || n == "CHECKSUM";
+                let all = self.flatten(&src, &isodir, &mut present, &dropped);
                 if !all && x == "Minimal" {
                     minimal_ok = false;
                 }

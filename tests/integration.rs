@@ -11,5 +11,6 @@ mod demo;
 mod filelist;
 mod hardlink;
 mod man;
+mod mkcompose;
 mod sync;
 mod torrent;

@@ -232,6 +232,19 @@ fn generated_compose_passes_the_gates() {
     for f in ["media.repo", "EULA", "LICENSE", ".discinfo"] {
         assert!(c.join("BaseOS/aarch64/os").join(f).is_file(), "{f}");
     }
+
+    // The pre-sync step of the release scripts works on it: BaseOS and Minimal ISOs meet in
+    // isos/<arch> without colliding files.
+    let (recs, code) = rl_compose(&["prepare", "--revision", "9.7", s(&latest)]);
+    assert_eq!(code, 0, "{recs:#?}");
+    assert_eq!(summary(&recs)["conflicts"], 0);
+    for a in ["x86_64", "aarch64"] {
+        for t in ["boot", "dvd", "minimal"] {
+            let l = c.join(format!("isos/{a}/Rocky-9-latest-{a}-{t}.iso"));
+            assert!(l.is_file(), "{}", l.display());
+        }
+    }
+    assert!(!c.join("Minimal").exists());
 }
 
 #[test]

@@ -12,5 +12,6 @@ mod filelist;
 mod hardlink;
 mod man;
 mod release_flow;
+mod mkcompose;
 mod sync;
 mod torrent;

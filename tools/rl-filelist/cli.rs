@@ -177,4 +177,8 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The newer list (a fullfiletimelist file, or a directory to scan)
     pub new: PathBuf,
+    /// When scanning a directory, keep the list files themselves (fullfilelist*,
+    /// fullfiletimelist*), which are left out by default because no list names them
+    #[arg(long)]
+    pub keep_lists: bool,
 }

@@ -11,8 +11,17 @@ use serde_json::json;
 
 use crate::cli::DiffArgs;
 
-/// Loads one side: a directory is scanned like create-filelist with no options, a file parsed.
-fn load(path: &Path) -> Result<Vec<Entry>, String> {
+/// Whether an entry is one of the file lists themselves (`fullfilelist*`, `fullfiletimelist*`),
+/// which no list names: comparing a list with the tree it describes must not report them.
+fn is_list_file(e: &Entry) -> bool {
+    let name = e.path.rsplit(|&b| b == b'/').next().unwrap_or(&e.path);
+    e.kind == filelist::Kind::File
+        && (name.starts_with(b"fullfilelist") || name.starts_with(b"fullfiletimelist"))
+}
+
+/// Loads one side: a directory is scanned like create-filelist with no options (without the
+/// list files unless `keep_lists`), a file parsed.
+fn load(path: &Path, keep_lists: bool) -> Result<Vec<Entry>, String> {
     if path.is_dir() {
         let mut entries = Vec::new();
         let mut errors = Vec::new();
@@ -26,6 +35,9 @@ fn load(path: &Path) -> Result<Vec<Entry>, String> {
         });
         if let Some(e) = errors.into_iter().next() {
             return Err(e);
+        }
+        if !keep_lists {
+            entries.retain(|e| !is_list_file(e));
         }
         return Ok(entries);
     }
@@ -53,7 +65,7 @@ fn at(rec: Record, root: &Path, e: &Entry) -> Record {
 
 /// Runs `diff`.
 pub fn run(a: DiffArgs) -> Status {
-    let (old, new) = match (load(&a.old), load(&a.new)) {
+    let (old, new) = match (load(&a.old, a.keep_lists), load(&a.new, a.keep_lists)) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(m), _) | (_, Err(m)) => {
             eprintln!("rl-filelist: {m}");

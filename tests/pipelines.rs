@@ -1,0 +1,437 @@
+//! The scripts/ pipelines end to end, on a real generated compose (scripts/mkcompose: RPMs from
+//! rpmbuild, repodata from createrepo_c, ISOs from xorriso, productmd metadata) under temporary
+//! roots: the layout the toolkit produces, idempotence, and the refusals.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn have_compose_peers() -> bool {
+    have_peer("rpmbuild")
+        && have_peer("createrepo_c")
+        && have_peer("xorriso")
+        && have_peer("python3")
+}
+
+/// A temporary site: compose, staging, production and torrent roots.
+struct Site {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Site {
+    fn new(release: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let out = Command::new("bash")
+            .arg(repo_dir().join("scripts/mkcompose"))
+            .args(["--major", "9", "--release", release, "--date", "20261122"])
+            .arg(root.join("compose"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mkcompose: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Site { _dir: dir, root }
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.root.join("repos-staging/mirror/pub/rocky")
+    }
+
+    fn production(&self) -> PathBuf {
+        self.root.join("repos-production/mirror/pub/rocky")
+    }
+
+    /// Runs a pipeline script with the site's roots and our binaries.
+    fn script(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let bins = bin_path("rl-sync").parent().unwrap().to_path_buf();
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_dir().join("scripts").join(name))
+            .args(args)
+            .env("COMPOSE_ROOT", self.root.join("compose"))
+            .env("STAGING_ROOT", self.root.join("repos-staging"))
+            .env("PRODUCTION_ROOT", self.root.join("repos-production"))
+            .env("RL_TORRENT_DOWNLOAD", self.root.join("torrents/download"))
+            .env("RL_TORRENT_WATCH", self.root.join("torrents/watch"))
+            .env("RL_TORRENT_LOCK", self.root.join("gen-torrents.lock"))
+            .env("TMPDIR", &self.root)
+            .env("RL_BIN_DIR", bins)
+            .env("RL_CHOWN", "")
+            .env("RLVER", "9")
+            .env_remove("RLREL")
+            .env_remove("RL_SIGN_CMD");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn ok(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = self.script(name, args, env);
+        assert!(
+            out.status.success(),
+            "{name} failed ({:?}):\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// Every entry below `dir`: type, mode, size, mtime and content digest (files), link target.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.unwrap();
+        let m = e.path().symlink_metadata().unwrap();
+        let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
+        let what = if m.file_type().is_symlink() {
+            format!("l {}", fs::read_link(e.path()).unwrap().display())
+        } else if m.is_dir() {
+            format!("d {:o}", m.mode())
+        } else {
+            let digest = rl_core::hash::sha256_file(e.path()).unwrap().hex();
+            format!("f {:o} {} {} {}", m.mode(), m.len(), m.mtime(), digest)
+        };
+        out.insert(rel, what);
+    }
+    out
+}
+
+#[test]
+fn minor_release_to_production_and_bitflip() {
+    if !have_compose_peers() {
+        return;
+    }
+    let site = Site::new("stable");
+    site.ok("minor-release-sync-to-staging.sh", &[], &[]);
+
+    // The layout the toolkit leaves in staging.
+    let staging = site.staging();
+    let rev = staging.join("9.7-RC2");
+    assert_eq!(
+        fs::read_link(staging.join("latest-9")).unwrap(),
+        Path::new("9.7-RC2")
+    );
+    assert_eq!(
+        fs::read_link(staging.join("9.7")).unwrap(),
+        Path::new("9.7-RC2")
+    );
+    let isos = rev.join("isos/x86_64");
+    for name in [
+        "Rocky-9.7-x86_64-boot.iso",
+        "Rocky-9.7-x86_64-dvd1.iso",
+        "Rocky-9.7-x86_64-minimal.iso",
+        "Rocky-9.7-x86_64-dvd1.iso.manifest",
+        "Rocky-9.7-x86_64-dvd1.iso.CHECKSUM",
+        "Rocky-9-latest-x86_64-dvd.iso.CHECKSUM",
+        "CHECKSUM",
+    ] {
+        assert!(
+            isos.join(name).exists(),
+            "{name} missing in staging isos/x86_64"
+        );
+    }
+    assert!(
+        fs::symlink_metadata(isos.join("Rocky-9-latest-x86_64-dvd.iso"))
+            .unwrap()
+            .is_symlink()
+    );
+    if have_peer("sha256sum") {
+        let st = Command::new("sha256sum")
+            .args(["--strict", "--quiet", "-c", "CHECKSUM"])
+            .current_dir(&isos)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    assert!(!rev.join("Minimal").exists(), "Minimal is not synced");
+    assert!(
+        rev.join("extras/x86_64/os/repodata/repomd.xml").exists(),
+        "Extras synced"
+    );
+    assert!(
+        rev.join("devel/x86_64/os/repodata/repomd.xml").exists(),
+        "Rocky-devel synced"
+    );
+    assert!(!rev.join("extras/metadata").exists() && rev.join("metadata").exists());
+    let kickstart = rev.join("BaseOS/x86_64/kickstart");
+    assert!(
+        kickstart.join("repodata/repomd.xml").exists(),
+        "kickstart tree"
+    );
+    let treeinfo = fs::read_to_string(rev.join("BaseOS/x86_64/os/.treeinfo")).unwrap();
+    assert_eq!(treeinfo.matches("[variant-AppStream]").count(), 1);
+    assert!(treeinfo.contains("variants = BaseOS,AppStream"));
+    assert!(rev.join("BaseOS/x86_64/os/.treeinfo-pristine").exists());
+    let ks = fs::read_to_string(kickstart.join(".treeinfo")).unwrap();
+    assert!(ks.contains("../../../AppStream/x86_64/kickstart/"), "{ks}");
+    // Hard links applied: the kickstart copy shares inodes with the os tree, but not the
+    // excluded metadata.
+    let rpm = |tree: &str| {
+        let dir = rev.join(format!("BaseOS/x86_64/{tree}/Packages/b"));
+        let f = fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+        fs::metadata(f).unwrap().ino()
+    };
+    assert_eq!(rpm("os"), rpm("kickstart"));
+    let repomd = |tree: &str| {
+        fs::metadata(rev.join(format!("BaseOS/x86_64/{tree}/repodata/repomd.xml")))
+            .unwrap()
+            .ino()
+    };
+    assert_ne!(repomd("os"), repomd("kickstart"));
+
+    // Running it again changes nothing in staging but the .treeinfo edit the sync undoes and
+    // the script redoes.
+    let before = snapshot(&staging);
+    site.ok("minor-release-sync-to-staging.sh", &["-q"], &[]);
+    let after = snapshot(&staging);
+    let changed: Vec<_> = before
+        .iter()
+        .filter(|(p, v)| after.get(*p) != Some(v))
+        .map(|(p, _)| p.clone())
+        .filter(|p| !p.ends_with(".treeinfo") && !p.ends_with(".treeinfo-pristine"))
+        .filter(|p| !after.get(p).is_some_and(|v| v.starts_with('d')))
+        .collect();
+    assert!(changed.is_empty(), "second run changed {changed:?}");
+    assert_eq!(before.len(), after.len());
+    assert_eq!(
+        fs::read_to_string(isos.join("CHECKSUM"))
+            .unwrap()
+            .matches("SHA256 (")
+            .count(),
+        6,
+        "no duplicated CHECKSUM lines"
+    );
+
+    // Staging → production, then file lists.
+    let out = site.script("sync-to-prod.sh", &[], &[("RLREL", "lh")]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "lh releases never go to production"
+    );
+    assert!(!site.production().exists());
+    site.ok("sync-to-prod.sh", &[], &[]);
+    let prod = site.production().join("9.7");
+    assert_eq!(snapshot(&prod), snapshot(&rev), "production equals staging");
+    site.ok("sync-file-list-parallel.sh", &[], &[]);
+    let lists = site.production();
+    let list = lists.join("fullfiletimelist-rocky");
+    assert_eq!(
+        fs::read(&list).unwrap(),
+        fs::read(lists.join("fullfiletimelist")).unwrap()
+    );
+    assert_eq!(
+        fs::read(&list).unwrap(),
+        fs::read(lists.join("fullfiletimelist-rocky-linux")).unwrap()
+    );
+    assert!(
+        site.root
+            .join("repos-production/fullfiletimelist-rocky")
+            .exists()
+    );
+    let diff = rl("rl-filelist")
+        .arg("diff")
+        .arg(&list)
+        .arg(&lists)
+        .output()
+        .unwrap();
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+    let mtime = fs::metadata(&list).unwrap().mtime();
+    site.ok("sync-file-list-parallel.sh", &[], &[]);
+    assert_eq!(
+        fs::metadata(&list).unwrap().mtime(),
+        mtime,
+        "unchanged list not rewritten"
+    );
+
+    // Torrents from the staging ISOs.
+    site.ok(
+        "gen-torrents.sh",
+        &[isos.parent().unwrap().to_str().unwrap()],
+        &[],
+    );
+    let torrent = site
+        .root
+        .join("torrents/watch/Rocky-9.7-x86_64-dvd1.torrent");
+    assert!(torrent.exists());
+    let verify = rl("rl-torrent")
+        .arg("verify")
+        .arg(&torrent)
+        .arg(site.root.join("torrents/download/Rocky-9.7-x86_64-dvd1"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // The flip: staged, publish refused too early, forced, and the lists follow.
+    site.ok("bitflip.sh", &["stage"], &[]);
+    assert_eq!(fs::metadata(&prod).unwrap().mode() & 0o777, 0o750);
+    let text = fs::read_to_string(&list).unwrap();
+    assert!(text.contains("\td-\t"), "the staged root is d- in the list");
+    let out = site.script("bitflip.sh", &["publish"], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    site.ok("bitflip.sh", &["publish"], &[("RL_BITFLIP_FORCE", "1")]);
+    assert_eq!(fs::metadata(&prod).unwrap().mode() & 0o777, 0o755);
+    let text = fs::read_to_string(&list).unwrap();
+    assert!(!text.contains("\td-\t") && !text.contains("\tf*\t"));
+}
+
+#[test]
+fn updates_regenerate_and_sign_the_staging_repositories() {
+    if !have_compose_peers() || !have_peer("modifyrepo_c") {
+        return;
+    }
+    let site = Site::new("stable");
+    let signer = site.root.join("sign");
+    fs::write(&signer, "#!/bin/sh\nsha256sum \"$1\" > \"$1.asc\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&signer, fs::Permissions::from_mode(0o755)).unwrap();
+    let sign = signer.to_str().unwrap();
+    site.ok(
+        "sync-to-staging.sh",
+        &["Rocky", "-q"],
+        &[("RL_SIGN_CMD", sign)],
+    );
+    let os = site.staging().join("9.7-RC2/BaseOS/x86_64/os");
+    let repodata: Vec<String> = fs::read_dir(os.join("repodata"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        repodata.iter().any(|n| n.contains("comps")),
+        "comps groups: {repodata:?}"
+    );
+    assert!(os.join("repodata/repomd.xml.asc").exists(), "signed");
+    assert!(
+        !fs::read_to_string(os.join("repodata/repomd.xml"))
+            .unwrap()
+            .contains("<open-size></open-size>")
+    );
+    // Excluded boot media and treeinfo stay out of an updates sync.
+    assert!(!os.join(".treeinfo").exists() && !os.join("images").exists());
+    assert!(
+        site.staging()
+            .join("9.7-RC2/BaseOS/source/tree/repodata/repomd.xml")
+            .exists()
+    );
+    // The repositories close.
+    let closure = rl("rl-compose").arg("closure").arg(&os).output().unwrap();
+    assert_eq!(
+        closure.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&closure.stdout)
+    );
+}
+
+#[test]
+fn lookahead_release_mirrors_the_compose() {
+    if !have_compose_peers() {
+        return;
+    }
+    let site = Site::new("lh");
+    site.ok("lh-release-sync-to-staging.sh", &["-q"], &[]);
+    let staging = site.staging();
+    assert_eq!(
+        fs::read_link(staging.join("9-LookAhead")).unwrap(),
+        Path::new("9.8-LookAhead")
+    );
+    let rev = staging.join("9.8-LookAhead");
+    let images = rev.join("images/x86_64");
+    let names: Vec<String> = fs::read_dir(&images)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "Rocky-9-GenericCloud-Base.latest.x86_64.qcow2"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with(".box") && !n.contains(".vagrant.")),
+        "{names:?}"
+    );
+    assert!(images.join("CHECKSUM").exists());
+    rl("rl-checksum")
+        .arg("verify")
+        .arg(images.join("CHECKSUM"))
+        .assert()
+        .success();
+    assert!(
+        rev.join("live/x86_64/Rocky-9-KDE-x86_64-latest.iso")
+            .exists()
+    );
+    assert!(rev.join("extras").is_dir() && rev.join("plus").is_dir() && rev.join("devel").is_dir());
+    // A file that is no longer in the compose disappears from staging on the next run.
+    let stray = rev.join("BaseOS/x86_64/os/Packages/stray.rpm");
+    fs::write(&stray, "old").unwrap();
+    site.ok("lh-release-sync-to-staging.sh", &["-q"], &[]);
+    assert!(!stray.exists());
+    assert!(
+        rev.join("extras").is_dir(),
+        "Extras survive the Rocky sync's --delete"
+    );
+}
+
+#[test]
+fn bad_environment_stops_before_anything_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = bin_path("rl-sync").parent().unwrap().to_path_buf();
+    let run = |script: &str, env: &[(&str, &str)]| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_dir().join("scripts").join(script))
+            .env("COMPOSE_ROOT", dir.path().join("compose"))
+            .env("STAGING_ROOT", dir.path().join("staging"))
+            .env("PRODUCTION_ROOT", dir.path().join("production"))
+            .env("RL_BIN_DIR", &bins)
+            .env("RLVER", "9");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(
+        "minor-release-sync-to-staging.sh",
+        &[("RLREL", "lookahead")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RLREL=lookahead is not recognised"));
+    let out = run("sync-to-prod.sh", &[("RLVER", "7")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run("minor-release-sync-to-staging.sh", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    let out = run("sync-to-prod.sh", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run("sync-to-staging.sh", &[]);
+    assert_eq!(out.status.code(), Some(2), "SHORT is required");
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
+}

@@ -2,10 +2,13 @@
 
 use std::process::Command;
 
-use crate::common::bin_path;
+use crate::common::{bin_path, have_peer};
 
 #[test]
-fn demo_runs_and_leaves_a_verified_release() {
+fn demo_rehearses_a_whole_release() {
+    if !have_peer("rpmbuild") || !have_peer("createrepo_c") || !have_peer("xorriso") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let bins = bin_path("rl-checksum").parent().unwrap().to_path_buf();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo");
@@ -13,6 +16,7 @@ fn demo_runs_and_leaves_a_verified_release() {
         .arg(script)
         .arg(dir.path())
         .env("RL_BIN_DIR", bins)
+        .env("TMPDIR", dir.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -22,8 +26,20 @@ fn demo_runs_and_leaves_a_verified_release() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("release rehearsal in"), "{stdout}");
-    for line in stdout.lines().filter(|l| l.contains(" ms  rc=")) {
-        assert!(line.contains("rc=0"), "a demo step failed: {line}");
+    let steps: Vec<&str> = stdout.lines().filter(|l| l.contains(" ms  ")).collect();
+    assert!(steps.len() >= 14, "{stdout}");
+    for line in steps {
+        assert!(line.contains(" ms  ok "), "a demo step failed: {line}");
     }
-    assert!(dir.path().join("compose/isos/x86_64/CHECKSUM").is_file());
+    for root in ["compose", "repos-staging", "repos-production", "torrents"] {
+        assert!(dir.path().join(root).is_dir(), "{root} missing");
+    }
+    let prod = dir.path().join("repos-production/mirror/pub/rocky");
+    assert!(prod.join("9.7/isos/x86_64/CHECKSUM").is_file());
+    assert!(prod.join("fullfiletimelist-rocky").is_file());
+    assert!(
+        dir.path()
+            .join("torrents/watch/Rocky-9.7-x86_64-dvd1.torrent")
+            .is_file()
+    );
 }

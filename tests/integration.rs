@@ -11,6 +11,7 @@ mod demo;
 mod filelist;
 mod hardlink;
 mod man;
+mod release_check;
 mod release_flow;
 mod sync;
 mod torrent;

@@ -183,9 +183,12 @@ fn build() -> Release {
     );
     put(&stage.join("AppStream/x86_64/os/EULA"), "same text");
     put(&stage.join("BaseOS/x86_64/os/EULA"), "same text");
+    // One old mtime for everything: the identical files (EULA, the same packages and ISO bytes in
+    // both arches) are then always hard-linked in production, which moves the mtimes of their
+    // directories there (the check must not count that as a difference).
     let mtime = filetime::FileTime::from_unix_time(1_700_000_000, 0);
-    for v in ["AppStream", "BaseOS"] {
-        filetime::set_file_mtime(stage.join(format!("{v}/x86_64/os/EULA")), mtime).unwrap();
+    for e in walkdir::WalkDir::new(&stage) {
+        filetime::set_file_mtime(e.unwrap().path(), mtime).unwrap();
     }
 
     // Torrents: download directories of links to the staging ISOs, one torrent each.
@@ -379,7 +382,11 @@ fn a_good_release_passes_and_each_break_fails_its_check() {
     run.assert("isos:s390x", "SKIP", "neither in the compose");
     run.assert("checksums", "PASS", "7 files verified by 3 CHECKSUM files");
     run.assert("bitflip", "PASS", "staged");
+    run.assert("identical", "PASS", "directory mtimes differ, ignored");
     run.assert("closure", "PASS", "4 packages in 2 repositories");
+    let key = Path::new("350d275d");
+    let run = release_check(&r, &[], &[("RL_SIGN_KEY", key)]);
+    run.assert("signed", "PASS", "all 4 packages signed with 350d275d");
 
     // The same as records.
     let out = release_check(&r, &["--json"], &[]);
@@ -463,6 +470,31 @@ fn a_good_release_passes_and_each_break_fails_its_check() {
     let run = release_check(&r, &[], &[]);
     run.assert("compose-finished", "FAIL", "STATUS is DOOMED");
     run.assert("closure", "PASS", "every requirement resolved");
+
+    // A requirement nothing provides, and an unsigned package.
+    let primary = r
+        .compose
+        .join("compose/BaseOS/x86_64/os/repodata/primary.xml");
+    let text = fs::read_to_string(&primary).unwrap().replacen(
+        r#"<rpm:entry name="glibc"/>"#,
+        r#"<rpm:entry name="glibc"/><rpm:entry name="nothing-provides-this"/>"#,
+        1,
+    );
+    put(&primary, text);
+    let rpms = r.compose.join("compose/metadata/rpms.json");
+    let text = fs::read_to_string(&rpms).unwrap().replacen(
+        r#""sigkey":"350d275d""#,
+        r#""sigkey":null"#,
+        1,
+    );
+    put(&rpms, text);
+    let run = release_check(&r, &[], &[]);
+    run.assert(
+        "closure",
+        "FAIL",
+        "1 unresolved requirement in 1 package: bash-1.0-1.el9.x86_64 (x86_64) requires nothing-provides-this",
+    );
+    run.assert("signed", "FAIL", "1 of 4 packages not signed: BaseOS/");
 
     // --skip, and no torrent directory.
     let none = r.base.join("no-torrents");

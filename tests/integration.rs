@@ -13,6 +13,7 @@ mod hardlink;
 mod man;
 mod mkcompose;
 mod pipelines;
+mod release_check;
 mod release_flow;
 mod sync;
 mod torrent;

@@ -823,6 +823,25 @@ fn prepare_lookahead_drops_dated_isos() {
     assert!(c.join("isos/x86_64/Rocky-9.7-x86_64-minimal.iso").exists());
 }
 
+/// pungi writes a CHECKSUM in every iso/ directory; BaseOS and Minimal both move into
+/// isos/<arch>, so the two would collide. The checksum step rebuilds CHECKSUM from the per-ISO
+/// files, so prepare drops pungi's instead of refusing.
+#[test]
+fn prepare_drops_pungi_iso_checksums_that_would_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = build_compose(dir.path());
+    let c = top.join("compose");
+    put(&c.join("BaseOS/x86_64/iso/CHECKSUM"), "# pungi BaseOS\n");
+    put(&c.join("Minimal/x86_64/iso/CHECKSUM"), "# pungi Minimal\n");
+    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    assert_eq!(summary(&recs)["conflicts"], 0);
+    assert!(c.join("isos/x86_64/Rocky-9.7-x86_64-minimal.iso").exists());
+    assert!(!c.join("isos/x86_64/CHECKSUM").exists());
+    assert!(!c.join("Minimal").exists());
+    let again = run_ok(&["prepare", s(&top), "--revision", REV]);
+    assert_eq!(summary(&again)["changed"], 0);
+}
+
 /// A tiny ISO with awkward names, made by xorriso.
 fn make_iso(dir: &Path) -> PathBuf {
     let src = dir.join("src");

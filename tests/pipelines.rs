@@ -29,11 +29,15 @@ struct Site {
 
 impl Site {
     fn new(release: &str) -> Site {
+        Site::for_major("9", release)
+    }
+
+    fn for_major(major: &str, release: &str) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let out = Command::new("bash")
             .arg(repo_dir().join("scripts/mkcompose"))
-            .args(["--major", "9", "--release", release, "--date", "20261122"])
+            .args(["--major", major, "--release", release, "--date", "20261122"])
             .arg(root.join("compose"))
             .output()
             .unwrap();
@@ -433,5 +437,190 @@ fn bad_environment_stops_before_anything_is_touched() {
         fs::read_dir(dir.path()).unwrap().count(),
         0,
         "nothing was created"
+    );
+}
+
+/// The scripts the release flow above does not run: re-signing, the legacy symlink/checksum
+/// script, the dry production sync, the single-root file lists, the vault, the SIG scripts, the
+/// delete variant of the staging sync, module metadata, and the Beta release.
+#[test]
+fn the_other_scripts_do_what_the_toolkit_did() {
+    if !have_compose_peers() || !have_peer("modifyrepo_c") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new("stable");
+    let signer = site.root.join("sign");
+    fs::write(&signer, "#!/bin/sh\nsha256sum \"$1\" > \"$1.asc\"\n").unwrap();
+    fs::set_permissions(&signer, fs::Permissions::from_mode(0o755)).unwrap();
+    let sign = [("RL_SIGN_CMD", signer.to_str().unwrap())];
+    // Module metadata for AppStream, as the cron's rocky-module-metadata clone provides it.
+    let yaml = site
+        .root
+        .join("compose/9_metadata/x86_64/AppStream-modules.yaml");
+    fs::create_dir_all(yaml.parent().unwrap()).unwrap();
+    fs::write(
+        &yaml,
+        "---\ndocument: modulemd-defaults\nversion: 1\ndata:\n  module: vim\n  stream: '8'\n...\n",
+    )
+    .unwrap();
+
+    site.ok("minor-release-sync-to-staging.sh", &["-q"], &sign);
+    let rev = site.staging().join("9.7-RC2");
+    assert!(
+        rev.join("BaseOS/x86_64/os/repodata/repomd.xml.asc")
+            .exists()
+    );
+    assert!(
+        rev.join("BaseOS/x86_64/kickstart/repodata/repomd.xml.asc")
+            .exists()
+    );
+
+    site.ok("sync-to-staging.sh", &["Rocky", "-q"], &sign);
+    let repomd = fs::read_to_string(rev.join("AppStream/x86_64/os/repodata/repomd.xml")).unwrap();
+    assert!(
+        repomd.contains("type=\"modules\""),
+        "modules record injected after comps"
+    );
+
+    fs::remove_file(rev.join("BaseOS/x86_64/os/repodata/repomd.xml.asc")).unwrap();
+    site.ok("sign-repos-only.sh", &["-q"], &sign);
+    assert!(
+        rev.join("BaseOS/x86_64/os/repodata/repomd.xml.asc")
+            .exists()
+    );
+
+    site.ok("symlink-images-and-checksum.sh", &["-q"], &[]);
+    // The legacy rule `${ISO//.[0-9]/-latest}` also links the dvd1 ISO under its own name, so
+    // there is one more latest link than the minor-release script makes.
+    let text = fs::read_to_string(rev.join("isos/x86_64/CHECKSUM")).unwrap();
+    assert_eq!(text.matches("SHA256 (").count(), 7, "{text}");
+    assert!(text.contains("SHA256 (Rocky-9-latest-x86_64-dvd1.iso) = "));
+    assert!(
+        !rev.join("isos/x86_64/Rocky-9-latest-x86_64-dvd1.iso.CHECKSUM")
+            .exists()
+    );
+
+    // The delete variant makes staging equal to the compose (hard-linking the compose first).
+    site.ok("sync-to-staging.delete.sh", &["Rocky", "-q"], &[]);
+
+    let out = site.ok("sync-to-prod-dry.sh", &[], &[]);
+    assert!(out.contains("\"dry_run\":true"));
+    assert!(
+        !site.production().join("9.7").exists(),
+        "a dry run creates nothing"
+    );
+    site.ok("sync-to-prod.sh", &["-q"], &[]);
+    site.ok("sync-full-file-list.sh", &["-q"], &[]);
+    assert!(
+        site.production()
+            .join("fullfiletimelist-rocky-linux")
+            .exists()
+    );
+    site.ok("sync-root-file-list.sh", &["-q"], &[]);
+    assert!(
+        site.root
+            .join("repos-production/fullfiletimelist-rocky")
+            .exists()
+    );
+
+    site.ok("vault-release.sh", &["-q"], &[]);
+    let vault = site.root.join("repos-production/mirror/vault/rocky/9.7");
+    assert!(vault.join("BaseOS/x86_64/os/repodata/repomd.xml").exists());
+    fs::remove_dir_all(&vault).unwrap();
+    site.ok("vault-release-no-repodata.sh", &["-q"], &[]);
+    let repomd = fs::read_to_string(vault.join("BaseOS/x86_64/os/repodata/repomd.xml")).unwrap();
+    assert!(
+        repomd.contains("group"),
+        "comps carried over from production"
+    );
+    site.ok("sync-file-list-vault.sh", &["-q"], &[]);
+    assert!(
+        site.root
+            .join("repos-production/mirror/vault/fullfiletimelist-vault")
+            .exists()
+    );
+    assert!(
+        site.root
+            .join("repos-production/mirror/vault/rocky/fullfiletimelist-rocky-vault")
+            .exists()
+    );
+
+    // A SIG compose: staging, production, hardlink, vault, file list.
+    let sig = site.root.join("compose/9/SIG-core-9.7-20261122.0");
+    for arch in ["x86_64", "aarch64"] {
+        let os = sig.join(format!("compose/9/core/{arch}/os"));
+        fs::create_dir_all(&os).unwrap();
+        fs::write(os.join("shared-noarch.rpm"), "same bytes").unwrap();
+    }
+    std::os::unix::fs::symlink(
+        "SIG-core-9.7-20261122.0",
+        site.root.join("compose/9/latest-SIG-core-9"),
+    )
+    .unwrap();
+    site.ok("sync-to-staging-sig.sh", &["core", "-q"], &[]);
+    let staged = site
+        .root
+        .join("repos-staging/mirror/pub/sig/9/core/x86_64/os/shared-noarch.rpm");
+    assert!(staged.exists());
+    site.ok("sync-to-prod-sig.sh", &["core", "-q"], &[]);
+    let prod_sig = site.root.join("repos-production/mirror/pub/sig/9/core");
+    let ino = |arch: &str| {
+        fs::metadata(prod_sig.join(format!("{arch}/os/shared-noarch.rpm")))
+            .unwrap()
+            .ino()
+    };
+    assert_eq!(ino("x86_64"), ino("aarch64"), "the SIG tree is hard-linked");
+    site.ok("vault-sig.sh", &["-q"], &[]);
+    assert!(
+        site.root
+            .join("repos-production/mirror/vault/sig/9.6/core/x86_64/os/shared-noarch.rpm")
+            .exists()
+    );
+    site.ok("sync-sig-file-list.sh", &["-q"], &[]);
+    assert!(
+        site.root
+            .join("repos-production/mirror/pub/sig/fullfiletimelist-sig")
+            .exists()
+    );
+}
+
+#[test]
+fn beta_release_links_the_beta_name() {
+    if !have_compose_peers() {
+        return;
+    }
+    // Rocky 10's beta composes live in 10-BETA, where the toolkit's beta script looks for them.
+    // (common_9 says -beta while the script reads -BETA: for 9 the script stops, compose missing.)
+    let site = Site::for_major("10", "beta");
+    site.ok(
+        "beta-release-sync-to-staging.sh",
+        &["-q"],
+        &[("RLVER", "10")],
+    );
+    let staging = site.staging();
+    assert_eq!(
+        fs::read_link(staging.join("10-BETA")).unwrap(),
+        Path::new("10.2-BETA")
+    );
+    let rev = staging.join("10.2-BETA");
+    assert!(
+        rev.join("isos/x86_64/Rocky-10.2-x86_64-dvd1.iso.manifest")
+            .exists()
+    );
+    rl("rl-checksum")
+        .arg("verify")
+        .arg(rev.join("isos/x86_64/CHECKSUM"))
+        .assert()
+        .success();
+    let out = site.script(
+        "sync-to-prod.sh",
+        &[],
+        &[("RLVER", "10"), ("RLREL", "beta")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "beta releases never go to production"
     );
 }

@@ -310,8 +310,10 @@ fn main() -> ExitCode {
         );
     }
     if !args.root_guard.is_empty() {
+        // A guard that does not exist yet (a production root before its first sync) still
+        // guards: it is resolved as far as it exists, like the destination.
         let inside = args.root_guard.iter().any(|g| {
-            fs::canonicalize(g)
+            safety::canonical_lenient(g)
                 .is_ok_and(|g| effective.starts_with(&g) && dst_canon.starts_with(&g))
         });
         if !inside {

@@ -315,6 +315,18 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Whether a regular file certainly needs nothing without reading it: [`decide_file`] would
+/// answer `Ok(None)` (never true with `--checksum`, which must compare contents).
+fn file_up_to_date(ctx: &Ctx, src: &Metadata, dst: Option<&Metadata>) -> bool {
+    !ctx.checksum
+        && dst.is_some_and(|d| {
+            ty_of(d.file_type()) == Ty::File
+                && d.len() == src.len()
+                && !mtime_differs(src, d)
+                && attr_changes(ctx, src, d, Ty::File).is_empty()
+        })
+}
+
 /// Decides what a regular file needs. `Ok(None)`: up to date.
 fn decide_file(
     ctx: &Ctx,
@@ -457,17 +469,20 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
             }
         },
     };
-    names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
 
-    let mut dst_names: HashMap<OsString, (Ty, fs::DirEntry)> = HashMap::new();
+    // The destination listing, sorted like the source one: both are walked side by side (no
+    // hashing of every name); `kept[i]`: dst_names[i] has a source entry that is not excluded.
+    let mut dst_names: Vec<(OsString, Ty, fs::DirEntry)> = Vec::new();
     if dst_is_dir {
         match fs::read_dir(&dst_dir) {
             Ok(rd) => {
                 for e in rd.flatten() {
                     if let Ok(ft) = e.file_type() {
-                        dst_names.insert(e.file_name(), (ty_of(ft), e));
+                        dst_names.push((e.file_name(), ty_of(ft), e));
                     }
                 }
+                dst_names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
             }
             Err(error) => p.errors.push(PlanError {
                 rel: rel.to_path_buf(),
@@ -478,10 +493,10 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
         }
     }
 
-    let mut kept: HashSet<OsString> = HashSet::new();
+    let mut kept = vec![false; dst_names.len()];
+    let mut cursor = 0;
     let mut subdirs: Vec<(PathBuf, bool)> = Vec::new();
     for (name, entry) in names {
-        let crel = rel.join(&name);
         let stat = match &entry {
             Some(e) => e.metadata(),
             None => fs::symlink_metadata(src_dir.join(&name)),
@@ -490,7 +505,7 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
             Ok(m) => m,
             Err(error) => {
                 p.errors.push(PlanError {
-                    rel: crel,
+                    rel: rel.join(&name),
                     op: "stat",
                     root_is_dst: false,
                     error,
@@ -499,20 +514,29 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
             }
         };
         let ty = ty_of(src.file_type());
-        if ctx.filter.is_excluded(&crel, ty == Ty::Dir) {
+        if !ctx.filter.is_empty() && ctx.filter.is_excluded(&rel.join(&name), ty == Ty::Dir) {
             continue;
         }
-        kept.insert(name.clone());
         p.scanned += 1;
-        let dst = if let Some((_, e)) = dst_names.get(&name) {
-            e.metadata().ok()
+        // Source names are sorted and unique: the cursor only moves forward.
+        while cursor < dst_names.len() && dst_names[cursor].0.as_bytes() < name.as_bytes() {
+            cursor += 1;
+        }
+        let dst_idx = (cursor < dst_names.len() && dst_names[cursor].0 == name).then_some(cursor);
+        let dst = if let Some(i) = dst_idx {
+            kept[i] = true;
+            dst_names[i].2.metadata().ok()
         } else if only.is_some() {
             fs::symlink_metadata(dst_dir.join(&name)).ok()
         } else {
             None
         };
+        // The common case of a re-run, an up-to-date file, is settled without building its path.
+        if ty == Ty::File && src.nlink() <= 1 && file_up_to_date(ctx, &src, dst.as_ref()) {
+            continue;
+        }
+        let crel = rel.join(&name);
         let dty = dst.as_ref().map(|m| ty_of(m.file_type()));
-        let class = class_of(&crel);
         match ty {
             Ty::Dir => {
                 let exists = dty == Some(Ty::Dir);
@@ -572,22 +596,22 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                     let changes = attr_changes(ctx, &src, dst.as_ref().unwrap(), Ty::Symlink);
                     if !changes.is_empty() {
                         p.actions.push(Action {
+                            class: class_of(&crel),
                             rel: crel,
                             op: Op::Meta,
                             src: Some(src),
                             dst_ty: dty,
-                            class,
                             changed: changes,
                         });
                     }
                 } else {
                     let update = dty == Some(Ty::Symlink);
                     p.actions.push(Action {
+                        class: class_of(&crel),
                         rel: crel,
                         op: Op::Symlink { target, update },
                         src: Some(src),
                         dst_ty: dty,
-                        class,
                         changed: if update { vec!["checksum"] } else { vec![] },
                     });
                 }
@@ -601,23 +625,23 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                     let changes = attr_changes(ctx, &src, dst.as_ref().unwrap(), Ty::Special);
                     if !changes.is_empty() {
                         p.actions.push(Action {
+                            class: class_of(&crel),
                             rel: crel,
                             op: Op::Meta,
                             src: Some(src),
                             dst_ty: dty,
-                            class,
                             changed: changes,
                         });
                     }
                 } else {
                     p.actions.push(Action {
+                        class: class_of(&crel),
                         rel: crel,
                         op: Op::Mknod {
                             update: dty.is_some(),
                         },
                         src: Some(src),
                         dst_ty: dty,
-                        class,
                         changed: vec![],
                     });
                 }
@@ -626,12 +650,12 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
     }
 
     if only.is_none() {
-        let mut extra: Vec<(&OsString, &Ty)> = dst_names
+        // Already in name order.
+        let extra = dst_names
             .iter()
-            .filter(|(n, _)| !kept.contains(*n))
-            .map(|(n, (t, _))| (n, t))
-            .collect();
-        extra.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            .zip(&kept)
+            .filter(|(_, k)| !**k)
+            .map(|((n, t, _), _)| (n, t));
         for (name, ty) in extra {
             let crel = rel.join(name);
             let op = if is_temp_name(name) {

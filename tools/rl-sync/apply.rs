@@ -1,10 +1,10 @@
 //! Carrying out a plan: every file, link and node is made under a temporary name in its
 //! destination directory, given its owner, permissions and mtime, then renamed into place.
 
-use std::fs::{self, File, FileTimes, Metadata, OpenOptions, Permissions};
+use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,7 +15,7 @@ use rl_core::exclude::Filter;
 use rl_core::fsx::temp_path_for;
 use rl_core::{Record, Run};
 
-use crate::plan::{Action, DirInfo, Op, Owners, Plan, Ty, itemize_string, ty_of};
+use crate::plan::{Action, DirInfo, Meta, Op, Owners, Plan, Ty, itemize_string, ty_of};
 
 /// The order changes are made in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,11 +71,11 @@ impl Drop for TempGuard {
     }
 }
 
-fn timespec(m: &Metadata) -> TimeSpec {
+fn timespec(m: &Meta) -> TimeSpec {
     TimeSpec::new(m.mtime(), m.mtime_nsec())
 }
 
-fn set_mtime_nofollow(path: &Path, m: &Metadata) -> io::Result<()> {
+fn set_mtime_nofollow(path: &Path, m: &Meta) -> io::Result<()> {
     utimensat(
         nix::fcntl::AT_FDCWD,
         path,
@@ -86,7 +86,7 @@ fn set_mtime_nofollow(path: &Path, m: &Metadata) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-fn is_sparse(m: &Metadata) -> bool {
+fn is_sparse(m: &Meta) -> bool {
     m.len() > 0 && m.blocks() * 512 < m.len()
 }
 
@@ -224,7 +224,7 @@ impl Exec<'_> {
                 guard.disarm();
             }
             Op::Meta => {
-                let ty = ty_of(src.file_type());
+                let ty = src.ty();
                 self.set_attrs(&dst, src, ty).map_err(|e| ("attrs", e))?;
             }
             Op::Delete | Op::StaleTemp => unreachable!("handled by act"),
@@ -232,7 +232,7 @@ impl Exec<'_> {
         Ok(0)
     }
 
-    fn mkdir(&self, dst: &Path, src: &Metadata, dst_ty: Option<Ty>) -> io::Result<()> {
+    fn mkdir(&self, dst: &Path, src: &Meta, dst_ty: Option<Ty>) -> io::Result<()> {
         if dst_ty.is_some_and(|t| t != Ty::Dir) {
             fs::remove_file(dst)?;
         }
@@ -258,7 +258,7 @@ impl Exec<'_> {
         &self,
         a: &Action,
         dst: &Path,
-        src: &Metadata,
+        src: &Meta,
     ) -> Result<u64, (&'static str, io::Error)> {
         let src_path = self.src_root.join(&a.rel);
         let mut inp = File::open(&src_path).map_err(|e| ("open", e))?;
@@ -282,7 +282,7 @@ impl Exec<'_> {
                 std::os::unix::fs::fchown(&out, uid, gid)?;
             }
             out.set_permissions(Permissions::from_mode(src.mode() & 0o7777))?;
-            out.set_times(FileTimes::new().set_modified(src.modified()?))?;
+            out.set_times(FileTimes::new().set_modified(src.modified()))?;
             if self.fsync {
                 out.sync_all()?;
             }
@@ -297,7 +297,7 @@ impl Exec<'_> {
     }
 
     /// Sets owner, permissions (not on symlinks) and mtime of an existing path, in that order.
-    fn set_attrs(&self, path: &Path, src: &Metadata, ty: Ty) -> io::Result<()> {
+    fn set_attrs(&self, path: &Path, src: &Meta, ty: Ty) -> io::Result<()> {
         let (uid, gid) = self.owners.want(src);
         if uid.is_some() || gid.is_some() {
             std::os::unix::fs::lchown(path, uid, gid)?;

@@ -4,11 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
+use std::ffi::{CStr, OsStr};
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use rayon::prelude::*;
 use rl_core::exclude::Filter;
@@ -21,6 +25,134 @@ pub enum Ty {
     Dir,
     Symlink,
     Special,
+}
+
+/// What the planner and the executor need of an entry's `lstat` (copied out of `Stat`: small,
+/// `Copy`, and made without the allocations of `std::fs::DirEntry`).
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    size: u64,
+    blocks: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    rdev: u64,
+    dev: u64,
+    ino: u64,
+}
+
+const S_IFMT: u32 = 0o170000;
+
+impl Meta {
+    #[allow(clippy::unnecessary_cast)]
+    fn from_stat(st: &rustix::fs::Stat) -> Self {
+        Self {
+            mode: st.st_mode as u32,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            nlink: st.st_nlink as u64,
+            size: st.st_size as u64,
+            blocks: st.st_blocks as u64,
+            mtime: st.st_mtime as i64,
+            mtime_nsec: st.st_mtime_nsec as i64,
+            rdev: st.st_rdev as u64,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+        }
+    }
+
+    pub fn from_std(m: &Metadata) -> Self {
+        Self {
+            mode: m.mode(),
+            uid: m.uid(),
+            gid: m.gid(),
+            nlink: m.nlink(),
+            size: m.len(),
+            blocks: m.blocks(),
+            mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+            rdev: m.rdev(),
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
+
+    /// `lstat` of a path.
+    pub fn lstat(path: &Path) -> io::Result<Self> {
+        fs::symlink_metadata(path).map(|m| Self::from_std(&m))
+    }
+
+    /// `lstat` of `name` in the open directory `dir`.
+    fn statat(dir: &OwnedFd, name: &CStr) -> io::Result<Self> {
+        rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+            .map(|st| Self::from_stat(&st))
+            .map_err(io::Error::from)
+    }
+
+    pub fn ty(&self) -> Ty {
+        ty_of_mode(self.mode)
+    }
+    pub fn is_dir(&self) -> bool {
+        self.ty() == Ty::Dir
+    }
+    pub fn is_device(&self) -> bool {
+        let fmt = self.mode & S_IFMT;
+        fmt == 0o060000 || fmt == 0o020000
+    }
+    pub fn mode(&self) -> u32 {
+        self.mode
+    }
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+    pub fn gid(&self) -> u32 {
+        self.gid
+    }
+    pub fn nlink(&self) -> u64 {
+        self.nlink
+    }
+    pub fn len(&self) -> u64 {
+        self.size
+    }
+    pub fn blocks(&self) -> u64 {
+        self.blocks
+    }
+    pub fn mtime(&self) -> i64 {
+        self.mtime
+    }
+    pub fn mtime_nsec(&self) -> i64 {
+        self.mtime_nsec
+    }
+    pub fn rdev(&self) -> u64 {
+        self.rdev
+    }
+    pub fn dev(&self) -> u64 {
+        self.dev
+    }
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+    /// The mtime as a `SystemTime` (as `Metadata::modified`).
+    pub fn modified(&self) -> SystemTime {
+        let nsec = Duration::from_nanos(self.mtime_nsec as u64);
+        if self.mtime >= 0 {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(self.mtime as u64) + nsec
+        } else {
+            SystemTime::UNIX_EPOCH - Duration::from_secs(self.mtime.unsigned_abs()) + nsec
+        }
+    }
+}
+
+fn ty_of_mode(mode: u32) -> Ty {
+    match mode & S_IFMT {
+        0o120000 => Ty::Symlink,
+        0o040000 => Ty::Dir,
+        0o100000 => Ty::File,
+        _ => Ty::Special,
+    }
 }
 
 pub fn ty_of(ft: fs::FileType) -> Ty {
@@ -45,7 +177,7 @@ pub struct Owners {
 }
 
 impl Owners {
-    pub fn want(&self, src: &Metadata) -> (Option<u32>, Option<u32>) {
+    pub fn want(&self, src: &Meta) -> (Option<u32>, Option<u32>) {
         if !self.apply {
             return (None, None);
         }
@@ -107,7 +239,7 @@ pub enum Op {
 pub struct Action {
     pub rel: PathBuf,
     pub op: Op,
-    pub src: Option<Metadata>,
+    pub src: Option<Meta>,
     /// What is at the destination now (type), if anything.
     pub dst_ty: Option<Ty>,
     /// Publish class: 0 content, 1 repodata, 2 repomd.xml, 3 .treeinfo/.discinfo,
@@ -123,7 +255,7 @@ impl Action {
     }
 
     pub fn itemize(&self) -> String {
-        let x = match self.src.as_ref().map(|m| ty_of(m.file_type())) {
+        let x = match self.src.as_ref().map(Meta::ty) {
             Some(Ty::Dir) => 'd',
             Some(Ty::Symlink) => 'L',
             Some(Ty::Special) => {
@@ -147,9 +279,8 @@ impl Action {
     }
 }
 
-fn m_is_device(m: Option<&Metadata>) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    m.is_some_and(|m| m.file_type().is_block_device() || m.file_type().is_char_device())
+fn m_is_device(m: Option<&Meta>) -> bool {
+    m.is_some_and(Meta::is_device)
 }
 
 /// rsync's 11-character `%i` string.
@@ -176,7 +307,7 @@ pub fn itemize_string(y: char, x: char, new: bool, changed: &[&str]) -> String {
 #[derive(Debug, Clone)]
 pub struct DirInfo {
     pub rel: PathBuf,
-    pub src: Metadata,
+    pub src: Meta,
     pub new: bool,
     pub changed: Vec<&'static str>,
 }
@@ -185,8 +316,8 @@ pub struct DirInfo {
 #[derive(Debug, Clone)]
 struct HlCand {
     rel: PathBuf,
-    src: Metadata,
-    dst: Option<Metadata>,
+    src: Meta,
+    dst: Option<Meta>,
 }
 
 /// A failure met while planning.
@@ -262,12 +393,12 @@ pub fn class_of(rel: &Path) -> u8 {
     0
 }
 
-fn mtime_differs(a: &Metadata, b: &Metadata) -> bool {
+fn mtime_differs(a: &Meta, b: &Meta) -> bool {
     a.mtime() != b.mtime()
 }
 
 /// Attribute differences of an existing destination entry (rsync compares whole seconds).
-fn attr_changes(ctx: &Ctx, src: &Metadata, dst: &Metadata, ty: Ty) -> Vec<&'static str> {
+fn attr_changes(ctx: &Ctx, src: &Meta, dst: &Meta, ty: Ty) -> Vec<&'static str> {
     let mut c = Vec::new();
     if mtime_differs(src, dst) {
         c.push("mtime");
@@ -315,17 +446,29 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Whether a regular file certainly needs nothing without reading it: [`decide_file`] would
+/// answer `Ok(None)` (never true with `--checksum`, which must compare contents).
+fn file_up_to_date(ctx: &Ctx, src: &Meta, dst: Option<&Meta>) -> bool {
+    !ctx.checksum
+        && dst.is_some_and(|d| {
+            d.ty() == Ty::File
+                && d.len() == src.len()
+                && !mtime_differs(src, d)
+                && attr_changes(ctx, src, d, Ty::File).is_empty()
+        })
+}
+
 /// Decides what a regular file needs. `Ok(None)`: up to date.
 fn decide_file(
     ctx: &Ctx,
     rel: &Path,
-    src: &Metadata,
-    dst: Option<&Metadata>,
+    src: &Meta,
+    dst: Option<&Meta>,
 ) -> io::Result<Option<Action>> {
     let mk = |op: Op, dst_ty: Option<Ty>, changed: Vec<&'static str>| Action {
         rel: rel.to_path_buf(),
         op,
-        src: Some(src.clone()),
+        src: Some(*src),
         dst_ty,
         class: class_of(rel),
         changed,
@@ -333,7 +476,7 @@ fn decide_file(
     let Some(d) = dst else {
         return Ok(Some(mk(Op::Copy { update: false }, None, vec![])));
     };
-    let dty = ty_of(d.file_type());
+    let dty = d.ty();
     if dty != Ty::File {
         return Ok(Some(mk(Op::Copy { update: false }, Some(dty), vec![])));
     }
@@ -365,11 +508,11 @@ fn decide_file(
 pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
     let mut p = Plan::default();
     let root = Path::new("");
-    let dst_meta = fs::symlink_metadata(&ctx.dst_root);
+    let dst_meta = Meta::lstat(&ctx.dst_root);
     let dst_is_dir = matches!(&dst_meta, Ok(m) if m.is_dir());
     match top {
         None => {
-            let src = match fs::symlink_metadata(&ctx.src_root) {
+            let src = match Meta::lstat(&ctx.src_root) {
                 Ok(m) => m,
                 Err(error) => {
                     p.errors.push(PlanError {
@@ -383,7 +526,7 @@ pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
             };
             let mut info = DirInfo {
                 rel: PathBuf::new(),
-                src: src.clone(),
+                src,
                 new: !dst_is_dir,
                 changed: vec![],
             };
@@ -396,7 +539,7 @@ pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
                     rel: PathBuf::new(),
                     op: Op::Mkdir,
                     src: Some(src),
-                    dst_ty: dst_meta.as_ref().ok().map(|m| ty_of(m.file_type())),
+                    dst_ty: dst_meta.as_ref().ok().map(Meta::ty),
                     class: 0,
                     changed: vec![],
                 };
@@ -418,33 +561,126 @@ pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
     p
 }
 
+/// The names of a directory's entries in one buffer (each NUL-terminated), sorted by bytes, with
+/// the open directory they were read from (`None`: a single name given, not read).
+#[derive(Default)]
+struct Listing {
+    fd: Option<OwnedFd>,
+    buf: Vec<u8>,
+    /// Start in `buf`, length without the NUL, type from `d_type` (`None`: not known).
+    ents: Vec<(usize, usize, Option<Ty>)>,
+}
+
+impl Listing {
+    fn single(name: &OsStr) -> Self {
+        let mut buf = name.as_bytes().to_vec();
+        buf.push(0);
+        Self {
+            fd: None,
+            ents: vec![(0, buf.len() - 1, None)],
+            buf,
+        }
+    }
+
+    fn name(&self, i: usize) -> &[u8] {
+        let (start, len, _) = self.ents[i];
+        &self.buf[start..start + len]
+    }
+
+    fn cname(&self, i: usize) -> &CStr {
+        let (start, len, _) = self.ents[i];
+        CStr::from_bytes_with_nul(&self.buf[start..=start + len]).expect("a directory entry name")
+    }
+
+    /// Types `d_type` did not give are taken from `lstat`; entries that cannot be `lstat`ed are
+    /// dropped (as `DirEntry::file_type` failing).
+    fn resolve_unknown_types(&mut self) {
+        let Some(fd) = &self.fd else { return };
+        let mut ents = std::mem::take(&mut self.ents);
+        ents.retain_mut(|e| {
+            if e.2.is_none() {
+                let name = CStr::from_bytes_with_nul(&self.buf[e.0..=e.0 + e.1]);
+                e.2 = name
+                    .ok()
+                    .and_then(|n| Meta::statat(fd, n).ok())
+                    .map(|m| m.ty());
+            }
+            e.2.is_some()
+        });
+        self.ents = ents;
+    }
+}
+
+/// Reads a directory: its listing (sorted) and the error that ended the reading early, if any.
+fn list_dir(path: &Path) -> io::Result<(Listing, Option<io::Error>)> {
+    use rustix::fs::{FileType, Mode, OFlags, RawDir};
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf = Vec::new();
+    let mut ents = Vec::new();
+    let mut err = None;
+    let mut space = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
+    let mut rd = RawDir::new(&fd, &mut space);
+    while let Some(e) = rd.next() {
+        match e {
+            Ok(e) => {
+                let name = e.file_name().to_bytes_with_nul();
+                if name == b".\0" || name == b"..\0" {
+                    continue;
+                }
+                let ty = match e.file_type() {
+                    FileType::Directory => Some(Ty::Dir),
+                    FileType::RegularFile => Some(Ty::File),
+                    FileType::Symlink => Some(Ty::Symlink),
+                    FileType::Unknown => None,
+                    _ => Some(Ty::Special),
+                };
+                ents.push((buf.len(), name.len() - 1, ty));
+                buf.extend_from_slice(name);
+            }
+            Err(e) => {
+                err = Some(e.into());
+                break;
+            }
+        }
+    }
+    ents.sort_unstable_by(|a: &(usize, usize, Option<Ty>), b| {
+        buf[a.0..a.0 + a.1].cmp(&buf[b.0..b.0 + b.1])
+    });
+    Ok((
+        Listing {
+            fd: Some(fd),
+            buf,
+            ents,
+        },
+        err,
+    ))
+}
+
 /// Plans one directory (`rel`), then its subdirectories in parallel. `only`: consider just this
 /// source name and delete nothing (the top of a source given without a trailing slash).
 fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) -> Plan {
     let mut p = Plan::default();
     let src_dir = ctx.src_root.join(rel);
     let dst_dir = ctx.dst_root.join(rel);
-    // Directory entries are kept so their metadata comes from fstatat on the directory's fd
-    // (no path walk from the root for every entry).
-    let mut names: Vec<(OsString, Option<fs::DirEntry>)> = match only {
-        Some(n) => vec![(n.clone(), None)],
-        None => match fs::read_dir(&src_dir) {
-            Ok(rd) => {
-                let mut v = Vec::new();
-                for e in rd {
-                    match e {
-                        Ok(e) => v.push((e.file_name(), Some(e))),
-                        Err(error) => {
-                            p.errors.push(PlanError {
-                                rel: rel.to_path_buf(),
-                                op: "readdir",
-                                root_is_dst: false,
-                                error,
-                            });
-                        }
-                    }
+    // Entries are `lstat`ed relative to their directory's descriptor (no path walk from the root
+    // for every entry); the names are kept in one buffer per directory, sorted.
+    let src_list = match only {
+        Some(n) => Listing::single(n),
+        None => match list_dir(&src_dir) {
+            Ok((l, err)) => {
+                if let Some(error) = err {
+                    p.errors.push(PlanError {
+                        rel: rel.to_path_buf(),
+                        op: "readdir",
+                        root_is_dst: false,
+                        error,
+                    });
                 }
-                v
+                l
             }
             Err(error) => {
                 p.errors.push(PlanError {
@@ -457,18 +693,14 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
             }
         },
     };
-    names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
 
-    let mut dst_names: HashMap<OsString, (Ty, fs::DirEntry)> = HashMap::new();
+    // The destination listing, sorted like the source one: both are walked side by side (no
+    // hashing of every name); `kept[i]`: entry i has a source entry that is not excluded.
+    let mut dst_list = Listing::default();
     if dst_is_dir {
-        match fs::read_dir(&dst_dir) {
-            Ok(rd) => {
-                for e in rd.flatten() {
-                    if let Ok(ft) = e.file_type() {
-                        dst_names.insert(e.file_name(), (ty_of(ft), e));
-                    }
-                }
-            }
+        match list_dir(&dst_dir) {
+            // Like a `read_dir` iterator's `flatten()`: a failure part-way ends the listing.
+            Ok((l, _)) => dst_list = l,
             Err(error) => p.errors.push(PlanError {
                 rel: rel.to_path_buf(),
                 op: "readdir",
@@ -476,21 +708,24 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                 error,
             }),
         }
+        dst_list.resolve_unknown_types();
     }
 
-    let mut kept: HashSet<OsString> = HashSet::new();
+    let mut kept = vec![false; dst_list.ents.len()];
+    let mut cursor = 0;
     let mut subdirs: Vec<(PathBuf, bool)> = Vec::new();
-    for (name, entry) in names {
-        let crel = rel.join(&name);
-        let stat = match &entry {
-            Some(e) => e.metadata(),
-            None => fs::symlink_metadata(src_dir.join(&name)),
+    for i in 0..src_list.ents.len() {
+        let name_bytes = src_list.name(i);
+        let name = OsStr::from_bytes(name_bytes);
+        let stat = match &src_list.fd {
+            Some(fd) => Meta::statat(fd, src_list.cname(i)),
+            None => Meta::lstat(&src_dir.join(name)),
         };
         let src = match stat {
             Ok(m) => m,
             Err(error) => {
                 p.errors.push(PlanError {
-                    rel: crel,
+                    rel: rel.join(name),
                     op: "stat",
                     root_is_dst: false,
                     error,
@@ -498,21 +733,31 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                 continue;
             }
         };
-        let ty = ty_of(src.file_type());
-        if ctx.filter.is_excluded(&crel, ty == Ty::Dir) {
+        let ty = src.ty();
+        if !ctx.filter.is_empty() && ctx.filter.is_excluded(&rel.join(name), ty == Ty::Dir) {
             continue;
         }
-        kept.insert(name.clone());
         p.scanned += 1;
-        let dst = if let Some((_, e)) = dst_names.get(&name) {
-            e.metadata().ok()
-        } else if only.is_some() {
-            fs::symlink_metadata(dst_dir.join(&name)).ok()
-        } else {
-            None
+        // Source names are sorted and unique: the cursor only moves forward.
+        while cursor < dst_list.ents.len() && dst_list.name(cursor) < name_bytes {
+            cursor += 1;
+        }
+        let dst_idx =
+            (cursor < dst_list.ents.len() && dst_list.name(cursor) == name_bytes).then_some(cursor);
+        let dst = match (dst_idx, &dst_list.fd) {
+            (Some(i), Some(fd)) => {
+                kept[i] = true;
+                Meta::statat(fd, dst_list.cname(i)).ok()
+            }
+            _ if only.is_some() => Meta::lstat(&dst_dir.join(name)).ok(),
+            _ => None,
         };
-        let dty = dst.as_ref().map(|m| ty_of(m.file_type()));
-        let class = class_of(&crel);
+        // The common case of a re-run, an up-to-date file, is settled without building its path.
+        if ty == Ty::File && src.nlink() <= 1 && file_up_to_date(ctx, &src, dst.as_ref()) {
+            continue;
+        }
+        let crel = rel.join(name);
+        let dty = dst.as_ref().map(Meta::ty);
         match ty {
             Ty::Dir => {
                 let exists = dty == Some(Ty::Dir);
@@ -524,7 +769,7 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                     p.actions.push(Action {
                         rel: crel.clone(),
                         op: Op::Mkdir,
-                        src: Some(src.clone()),
+                        src: Some(src),
                         dst_ty: dty,
                         class: 0,
                         changed: vec![],
@@ -554,7 +799,7 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                 }),
             },
             Ty::Symlink => {
-                let target = match fs::read_link(src_dir.join(&name)) {
+                let target = match fs::read_link(src_dir.join(name)) {
                     Ok(t) => t,
                     Err(error) => {
                         p.errors.push(PlanError {
@@ -567,27 +812,27 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                     }
                 };
                 let same_target = dty == Some(Ty::Symlink)
-                    && fs::read_link(dst_dir.join(&name)).ok().as_ref() == Some(&target);
+                    && fs::read_link(dst_dir.join(name)).ok().as_ref() == Some(&target);
                 if same_target {
                     let changes = attr_changes(ctx, &src, dst.as_ref().unwrap(), Ty::Symlink);
                     if !changes.is_empty() {
                         p.actions.push(Action {
+                            class: class_of(&crel),
                             rel: crel,
                             op: Op::Meta,
                             src: Some(src),
                             dst_ty: dty,
-                            class,
                             changed: changes,
                         });
                     }
                 } else {
                     let update = dty == Some(Ty::Symlink);
                     p.actions.push(Action {
+                        class: class_of(&crel),
                         rel: crel,
                         op: Op::Symlink { target, update },
                         src: Some(src),
                         dst_ty: dty,
-                        class,
                         changed: if update { vec!["checksum"] } else { vec![] },
                     });
                 }
@@ -601,23 +846,23 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                     let changes = attr_changes(ctx, &src, dst.as_ref().unwrap(), Ty::Special);
                     if !changes.is_empty() {
                         p.actions.push(Action {
+                            class: class_of(&crel),
                             rel: crel,
                             op: Op::Meta,
                             src: Some(src),
                             dst_ty: dty,
-                            class,
                             changed: changes,
                         });
                     }
                 } else {
                     p.actions.push(Action {
+                        class: class_of(&crel),
                         rel: crel,
                         op: Op::Mknod {
                             update: dty.is_some(),
                         },
                         src: Some(src),
                         dst_ty: dty,
-                        class,
                         changed: vec![],
                     });
                 }
@@ -626,17 +871,15 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
     }
 
     if only.is_none() {
-        let mut extra: Vec<(&OsString, &Ty)> = dst_names
-            .iter()
-            .filter(|(n, _)| !kept.contains(*n))
-            .map(|(n, (t, _))| (n, t))
-            .collect();
-        extra.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        // Already in name order.
+        let extra = (0..dst_list.ents.len())
+            .filter(|&i| !kept[i])
+            .filter_map(|i| Some((OsStr::from_bytes(dst_list.name(i)), dst_list.ents[i].2?)));
         for (name, ty) in extra {
             let crel = rel.join(name);
             let op = if is_temp_name(name) {
                 Op::StaleTemp
-            } else if ctx.delete && !ctx.filter.is_excluded(&crel, *ty == Ty::Dir) {
+            } else if ctx.delete && !ctx.filter.is_excluded(&crel, ty == Ty::Dir) {
                 Op::Delete
             } else {
                 continue;
@@ -645,7 +888,7 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
                 rel: crel,
                 op,
                 src: None,
-                dst_ty: Some(*ty),
+                dst_ty: Some(ty),
                 class: 0,
                 changed: vec![],
             });
@@ -653,7 +896,8 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
     }
 
     // Nothing of this directory's listing is needed below it.
-    drop(dst_names);
+    drop(src_list);
+    drop(dst_list);
     drop(kept);
     if p.actions.iter().any(Action::mutates_parent) {
         p.touched.push(rel.to_path_buf());
@@ -740,8 +984,8 @@ fn resolve_hard_links(ctx: &Ctx, p: &mut Plan) {
                 op: Op::Link {
                     leader: leader.rel.clone(),
                 },
-                src: Some(f.src.clone()),
-                dst_ty: f.dst.as_ref().map(|d| ty_of(d.file_type())),
+                src: Some(f.src),
+                dst_ty: f.dst.as_ref().map(Meta::ty),
                 class,
                 changed: vec![],
             });

@@ -15,6 +15,17 @@ pub const EDGE: u64 = 4096;
 /// prefixed by the length read. Only a filter: equal digests are always confirmed byte for byte.
 /// The tail matters: same-size files often differ only near their end.
 pub fn edge_digest(path: &Path, size: u64) -> io::Result<[u8; 32]> {
+    let buf = edges(path, size)?;
+    let mut hasher = Sha256::new();
+    hasher.update((buf.len() as u64).to_le_bytes());
+    hasher.update(&buf);
+    Ok(hasher.finalize().into())
+}
+
+/// The bytes [`edge_digest`] hashes: the first and last [`EDGE`] bytes, or the whole file when it
+/// is at most twice that. Two files of one size have equal edge digests exactly when these are
+/// equal (up to a SHA-256 collision), so a pair is compared on them directly.
+pub fn edges(path: &Path, size: u64) -> io::Result<Vec<u8>> {
     let mut f = File::open(path)?;
     let mut buf = Vec::with_capacity((2 * EDGE).min(size) as usize);
     if size <= 2 * EDGE {
@@ -24,10 +35,7 @@ pub fn edge_digest(path: &Path, size: u64) -> io::Result<[u8; 32]> {
         f.seek(SeekFrom::Start(size - EDGE))?;
         f.take(EDGE).read_to_end(&mut buf)?;
     }
-    let mut hasher = Sha256::new();
-    hasher.update((buf.len() as u64).to_le_bytes());
-    hasher.update(&buf);
-    Ok(hasher.finalize().into())
+    Ok(buf)
 }
 
 /// SHA-256 of the whole file (a filter for large groups of same-size candidates).

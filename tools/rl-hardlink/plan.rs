@@ -19,14 +19,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use rl_core::{Record, Run};
 
-use crate::content::{EDGE, edge_digest, files_equal, full_digest, xattr_blob};
+use crate::content::{EDGE, edge_digest, edges, files_equal, full_digest, xattr_blob};
 use crate::criteria::{AttrKey, Criteria};
 use crate::link::{LinkError, link_over};
-use crate::scan::{Node, Scan};
+use crate::scan::{FastMap, Node, Scan};
 
 /// Groups larger than this are split by a full digest before byte comparison, which keeps the
 /// number of comparisons linear even when many same-size files share their head and tail.
 const DIRECT_COMPARE_MAX: usize = 8;
+
+/// Below this many candidate files (in groups of two or more), the work runs on the threads the
+/// walk already started instead of a pool of `Options::threads`: on a linked tree the candidates
+/// are the few same-size files that differ, a few KiB each to read, and starting the larger pool
+/// costs more than it saves.
+const SMALL_WORK_FILES: usize = 2048;
 
 /// Hidden test hook: a shell command run once just before the first replacement.
 pub const TEST_HOOK_ENV: &str = "RL_HARDLINK_TEST_HOOK";
@@ -74,7 +80,7 @@ struct Ctx<'a> {
 /// Finds and links the identical files of a scan.
 pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
     let totals = Totals::default();
-    let mut groups: HashMap<GroupKey, Vec<usize>> = HashMap::new();
+    let mut groups: FastMap<GroupKey, Vec<usize>> = FastMap::default();
     for (i, node) in scan.nodes.iter().enumerate() {
         let size = node.snap.size;
         if size < opts.min_size || (opts.max_size != 0 && size > opts.max_size) {
@@ -116,6 +122,10 @@ pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
         hook: Once::new(),
     };
     if groups.is_empty() {
+        return totals;
+    }
+    if groups.iter().map(Vec::len).sum::<usize>() < SMALL_WORK_FILES {
+        groups.into_par_iter().for_each(|g| ctx.group(g));
         return totals;
     }
     // Reading and linking wait on the disk and the journal: a pool larger than the CPU count
@@ -177,7 +187,32 @@ impl Ctx<'_> {
             return;
         }
         members.sort_unstable();
-        self.split_by_content(members);
+        if members.len() == 2 {
+            self.split_pair(members);
+        } else {
+            self.split_by_content(members);
+        }
+    }
+
+    /// [`Self::split_by_content`] for two files: their edges are compared directly (no digest,
+    /// no parallel reads), which is all a re-run does for the same-size files that differ.
+    fn split_pair(&self, mut members: Vec<usize>) {
+        let size = self.node(members[0]).snap.size;
+        self.survivor_order(&mut members);
+        let read = |i: usize| match edges(&self.abs(i), size) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.read_error(i, &e);
+                None
+            }
+        };
+        let (a, b) = (read(members[0]), read(members[1]));
+        if let (Some(a), Some(b)) = (a, b)
+            && a == b
+        {
+            // Files of at most 2 * EDGE bytes were read whole already.
+            self.link_class(members, size <= 2 * EDGE);
+        }
     }
 
     /// Survivor order: newest mtime first, then the smallest absolute path.

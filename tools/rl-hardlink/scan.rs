@@ -166,7 +166,7 @@ pub fn scan(
                 let mut abs = join(root, rel_dir).into_os_string().into_vec_bytes();
                 abs.push(b'/');
                 let base_len = abs.len();
-                let mut batch: Vec<(DirItem, bool)> = Vec::new();
+                let mut batch: Vec<(DirItem, bool)> = Vec::with_capacity(items.len());
                 {
                     let mut stated = stated.lock().unwrap_or_else(|p| p.into_inner());
                     for item in items {
@@ -184,7 +184,7 @@ pub fn scan(
                 }
                 let mut out = Vec::with_capacity(batch.len());
                 for (item, first) in batch {
-                    let rel = rel_dir.join(&item.name);
+                    let rel = child(rel_dir, &item.name);
                     let stat = if first {
                         match dir.stat(&item.name) {
                             Ok(st) => Some((Snapshot::from_stat(&st), Snapshot::nlink_of(&st))),
@@ -220,11 +220,17 @@ pub fn scan(
             },
         );
     }
-    let mut seen = seen.into_inner().unwrap_or_else(|p| p.into_inner());
+    let seen = seen.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    // The nodes come out in walk order; only the paths of each node need sorting (the plan
+    // orders groups and members by path itself, so the order of the node table never shows).
+    let mut nodes = group_by_inode(seen, &roots, criteria, &mut errors);
+    for n in &mut nodes {
+        if n.paths.len() > 1 {
+            n.paths.sort_unstable();
+        }
+    }
     errors.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    seen.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    let nodes = group_by_inode(seen, &roots, criteria, &mut errors);
     let files = nodes.iter().map(|n| n.paths.len() as u64).sum();
     (
         Scan {
@@ -291,6 +297,20 @@ fn group_by_inode(
         }
     }
     nodes
+}
+
+/// `rel_dir/name` (`name` when `rel_dir` is empty) in one allocation of the exact size
+/// (`Path::join` copies `rel_dir` and then grows the buffer for `name`).
+fn child(rel_dir: &Path, name: &OsStr) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let dir = rel_dir.as_os_str().as_bytes();
+    let mut v = Vec::with_capacity(dir.len() + 1 + name.len());
+    if !dir.is_empty() {
+        v.extend_from_slice(dir);
+        v.push(b'/');
+    }
+    v.extend_from_slice(name.as_bytes());
+    PathBuf::from(OsString::from_vec(v))
 }
 
 trait IntoBytes {

@@ -69,6 +69,13 @@ struct GroupKey {
     name: Option<std::ffi::OsString>,
 }
 
+/// A key's place while grouping: its only node so far, or its group.
+#[derive(Clone, Copy)]
+enum Slot {
+    One(usize),
+    Group(usize),
+}
+
 struct Ctx<'a> {
     scan: &'a Scan,
     opts: &'a Options,
@@ -80,7 +87,10 @@ struct Ctx<'a> {
 /// Finds and links the identical files of a scan.
 pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
     let totals = Totals::default();
-    let mut groups: FastMap<GroupKey, Vec<usize>> = FastMap::default();
+    // Most nodes are alone in their key: they get a slot in the map but no vector of their own.
+    let mut slots: FastMap<GroupKey, Slot> = FastMap::default();
+    slots.reserve(scan.nodes.len());
+    let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, node) in scan.nodes.iter().enumerate() {
         let size = node.snap.size;
         if size < opts.min_size || (opts.max_size != 0 && size > opts.max_size) {
@@ -91,24 +101,29 @@ pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
         } else {
             None
         };
-        groups
-            .entry(GroupKey {
-                dev: node.snap.dev,
-                size,
-                attrs: node.attrs.clone(),
-                name,
-            })
-            .or_default()
-            .push(i);
+        let key = GroupKey {
+            dev: node.snap.dev,
+            size,
+            attrs: node.attrs.clone(),
+            name,
+        };
+        match slots.entry(key) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Slot::One(i));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => match *e.get() {
+                Slot::One(first) => {
+                    e.insert(Slot::Group(groups.len()));
+                    groups.push(vec![first, i]);
+                }
+                Slot::Group(g) => groups[g].push(i),
+            },
+        }
     }
-    let mut groups: Vec<Vec<usize>> = groups
-        .into_values()
-        .filter(|g| g.len() >= 2)
-        .filter(|g| match &opts.fresh {
-            Some(fresh) => g.iter().any(|&i| is_fresh(fresh, &scan.nodes[i])),
-            None => true,
-        })
-        .collect();
+    drop(slots);
+    if let Some(fresh) = &opts.fresh {
+        groups.retain(|g| g.iter().any(|&i| is_fresh(fresh, &scan.nodes[i])));
+    }
     // Deterministic work order (records still interleave across threads).
     for g in &mut groups {
         g.sort_unstable_by(|&a, &b| scan.nodes[a].paths[0].cmp(&scan.nodes[b].paths[0]));

@@ -27,16 +27,32 @@ pub fn edge_digest(path: &Path, size: u64) -> io::Result<[u8; 32]> {
 /// equal (up to a SHA-256 collision), so a pair is compared on them directly.
 pub fn edges(path: &Path, size: u64) -> io::Result<Vec<u8>> {
     let mut f = File::open(path)?;
+    let mut buf = head(&mut f, size)?;
+    if size > 2 * EDGE {
+        buf.extend_from_slice(&tail(&mut f, size)?);
+    }
+    Ok(buf)
+}
+
+/// The first part of [`edges`]: the first [`EDGE`] bytes, or the whole file when `size` is at
+/// most twice that. `f` must be at its start.
+pub fn head(f: &mut File, size: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity((2 * EDGE).min(size) as usize);
     if size <= 2 * EDGE {
         // Through `take`, not `File::read_to_end`, which asks the file its size first (one
         // `statx` per file). One byte more than the limit still tells a file that grew apart.
-        (&mut f).take(2 * EDGE + 1).read_to_end(&mut buf)?;
+        f.take(2 * EDGE + 1).read_to_end(&mut buf)?;
     } else {
-        (&mut f).take(EDGE).read_to_end(&mut buf)?;
-        f.seek(SeekFrom::Start(size - EDGE))?;
         f.take(EDGE).read_to_end(&mut buf)?;
     }
+    Ok(buf)
+}
+
+/// The second part of [`edges`] for files of more than 2 * [`EDGE`] bytes: the last `EDGE`.
+pub fn tail(f: &mut File, size: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(EDGE as usize);
+    f.seek(SeekFrom::Start(size - EDGE))?;
+    f.take(EDGE).read_to_end(&mut buf)?;
     Ok(buf)
 }
 

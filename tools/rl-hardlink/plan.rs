@@ -12,6 +12,7 @@
 //! node table plus 32 bytes per file of a group being digested.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use rl_core::{Record, Run};
 
-use crate::content::{EDGE, edge_digest, edges, files_equal, full_digest, xattr_blob};
+use crate::content::{EDGE, edge_digest, files_equal, full_digest, head, tail, xattr_blob};
 use crate::criteria::{AttrKey, Criteria};
 use crate::link::{LinkError, link_over};
 use crate::scan::{FastMap, Node, Scan};
@@ -210,24 +211,40 @@ impl Ctx<'_> {
     }
 
     /// [`Self::split_by_content`] for two files: their edges are compared directly (no digest,
-    /// no parallel reads), which is all a re-run does for the same-size files that differ.
+    /// no parallel reads), heads first, so two files that differ there (all a re-run finds among
+    /// the same-size files) cost one read each.
     fn split_pair(&self, mut members: Vec<usize>) {
         let size = self.node(members[0]).snap.size;
         self.survivor_order(&mut members);
-        let read = |i: usize| match edges(&self.abs(i), size) {
-            Ok(b) => Some(b),
+        let (a, b) = (members[0], members[1]);
+        let open = |i: usize| match File::open(self.abs(i)) {
+            Ok(f) => Some(f),
             Err(e) => {
                 self.read_error(i, &e);
                 None
             }
         };
-        let (a, b) = (read(members[0]), read(members[1]));
-        if let (Some(a), Some(b)) = (a, b)
-            && a == b
-        {
-            // Files of at most 2 * EDGE bytes were read whole already.
-            self.link_class(members, size <= 2 * EDGE);
+        let (Some(mut fa), Some(mut fb)) = (open(a), open(b)) else {
+            return;
+        };
+        let same =
+            |part: fn(&mut File, u64) -> std::io::Result<Vec<u8>>, fa: &mut File, fb: &mut File| {
+                let read = |f: &mut File, i: usize| match part(f, size) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.read_error(i, &e);
+                        None
+                    }
+                };
+                let (x, y) = (read(fa, a), read(fb, b));
+                x.is_some() && x == y
+            };
+        if !same(head, &mut fa, &mut fb) || (size > 2 * EDGE && !same(tail, &mut fa, &mut fb)) {
+            return;
         }
+        drop((fa, fb));
+        // Files of at most 2 * EDGE bytes were read whole already.
+        self.link_class(members, size <= 2 * EDGE);
     }
 
     /// Survivor order: newest mtime first, then the smallest absolute path.

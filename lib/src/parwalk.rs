@@ -16,7 +16,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,7 +48,9 @@ pub struct DirItem {
 /// An open directory being walked.
 #[derive(Debug)]
 pub struct DirHandle {
-    fd: OwnedFd,
+    /// The directory stream owns the descriptor: reading it through `Dir::read_from` would open
+    /// the directory a second time (`fcntl` + `openat(".")` + `close` per directory).
+    dir: Dir,
     /// The device of the directory (`st_dev`); its entries live on it unless they are mount points.
     pub dev: u64,
 }
@@ -57,10 +59,14 @@ impl DirHandle {
     /// `lstat` of an entry of this directory (never follows a symbolic link).
     pub fn stat(&self, name: &OsStr) -> io::Result<Stat> {
         Ok(rustix::fs::statat(
-            &self.fd,
+            self.fd()?,
             name,
             AtFlags::SYMLINK_NOFOLLOW,
         )?)
+    }
+
+    fn fd(&self) -> rustix::io::Result<BorrowedFd<'_>> {
+        self.dir.fd()
     }
 }
 
@@ -106,19 +112,25 @@ fn walk_dir<'s, V, E>(
 {
     let opened = match &parent {
         None => rustix::fs::open(ctx.root, DIR_FLAGS, Mode::empty()),
-        Some(p) => rustix::fs::openat(
-            &p.fd,
-            rel_dir.file_name().unwrap_or_default(),
-            DIR_FLAGS,
-            Mode::empty(),
-        ),
+        Some(p) => p.fd().and_then(|fd| {
+            rustix::fs::openat(
+                fd,
+                rel_dir.file_name().unwrap_or_default(),
+                DIR_FLAGS,
+                Mode::empty(),
+            )
+        }),
     };
     drop(parent);
-    let handle = match opened
+    let mut handle = match opened
         .and_then(|fd| rustix::fs::fstat(&fd).map(|st| (fd, st)))
+        .and_then(|(fd, st)| Dir::new(fd).map(|dir| (dir, st)))
         .map_err(io::Error::from)
     {
-        Ok((fd, st)) => DirHandle { fd, dev: st.st_dev },
+        Ok((dir, st)) => DirHandle {
+            dir,
+            dev: st.st_dev,
+        },
         Err(e) => {
             (ctx.on_error)(&rel_dir, e);
             return;
@@ -126,48 +138,40 @@ fn walk_dir<'s, V, E>(
     };
     let mut items = Vec::new();
     let mut subdirs = Vec::new();
-    match Dir::read_from(&handle.fd) {
-        Ok(mut dir) => {
-            while let Some(entry) = dir.read() {
-                let entry = match entry {
-                    Ok(e) => e,
-                    Err(e) => {
-                        (ctx.on_error)(&rel_dir, e.into());
-                        break;
-                    }
-                };
-                let name = OsStr::from_bytes(entry.file_name().to_bytes());
-                if name == "." || name == ".." {
+    while let Some(entry) = handle.dir.read() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                (ctx.on_error)(&rel_dir, e.into());
+                break;
+            }
+        };
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name == "." || name == ".." {
+            continue;
+        }
+        let kind = match entry.file_type() {
+            FileType::Directory => Kind::Dir,
+            FileType::RegularFile => Kind::File,
+            FileType::Symlink => Kind::Symlink,
+            FileType::Unknown => match handle.stat(name) {
+                Ok(st) => kind_of_mode(st.st_mode),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    (ctx.on_error)(&rel_dir.join(name), e);
                     continue;
                 }
-                let kind = match entry.file_type() {
-                    FileType::Directory => Kind::Dir,
-                    FileType::RegularFile => Kind::File,
-                    FileType::Symlink => Kind::Symlink,
-                    FileType::Unknown => match handle.stat(name) {
-                        Ok(st) => kind_of_mode(st.st_mode),
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                        Err(e) => {
-                            (ctx.on_error)(&rel_dir.join(name), e);
-                            continue;
-                        }
-                    },
-                    _ => Kind::Other,
-                };
-                if kind == Kind::Dir {
-                    subdirs.push(rel_dir.join(name));
-                }
-                items.push(DirItem {
-                    name: name.to_os_string(),
-                    kind,
-                    ino: entry.ino(),
-                });
-            }
+            },
+            _ => Kind::Other,
+        };
+        if kind == Kind::Dir {
+            subdirs.push(rel_dir.join(name));
         }
-        Err(e) => {
-            (ctx.on_error)(&rel_dir, e.into());
-            return;
-        }
+        items.push(DirItem {
+            name: name.to_os_string(),
+            kind,
+            ino: entry.ino(),
+        });
     }
     (ctx.visit)(&rel_dir, &handle, items);
     if subdirs.is_empty() {

@@ -15,19 +15,45 @@ pub const EDGE: u64 = 4096;
 /// prefixed by the length read. Only a filter: equal digests are always confirmed byte for byte.
 /// The tail matters: same-size files often differ only near their end.
 pub fn edge_digest(path: &Path, size: u64) -> io::Result<[u8; 32]> {
-    let mut f = File::open(path)?;
-    let mut buf = Vec::with_capacity((2 * EDGE).min(size) as usize);
-    if size <= 2 * EDGE {
-        f.read_to_end(&mut buf)?;
-    } else {
-        (&mut f).take(EDGE).read_to_end(&mut buf)?;
-        f.seek(SeekFrom::Start(size - EDGE))?;
-        f.take(EDGE).read_to_end(&mut buf)?;
-    }
+    let buf = edges(path, size)?;
     let mut hasher = Sha256::new();
     hasher.update((buf.len() as u64).to_le_bytes());
     hasher.update(&buf);
     Ok(hasher.finalize().into())
+}
+
+/// The bytes [`edge_digest`] hashes: the first and last [`EDGE`] bytes, or the whole file when it
+/// is at most twice that. Two files of one size have equal edge digests exactly when these are
+/// equal (up to a SHA-256 collision), so a pair is compared on them directly.
+pub fn edges(path: &Path, size: u64) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let mut buf = head(&mut f, size)?;
+    if size > 2 * EDGE {
+        buf.extend_from_slice(&tail(&mut f, size)?);
+    }
+    Ok(buf)
+}
+
+/// The first part of [`edges`]: the first [`EDGE`] bytes, or the whole file when `size` is at
+/// most twice that. `f` must be at its start.
+pub fn head(f: &mut File, size: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity((2 * EDGE).min(size) as usize);
+    if size <= 2 * EDGE {
+        // Through `take`, not `File::read_to_end`, which asks the file its size first (one
+        // `statx` per file). One byte more than the limit still tells a file that grew apart.
+        f.take(2 * EDGE + 1).read_to_end(&mut buf)?;
+    } else {
+        f.take(EDGE).read_to_end(&mut buf)?;
+    }
+    Ok(buf)
+}
+
+/// The second part of [`edges`] for files of more than 2 * [`EDGE`] bytes: the last `EDGE`.
+pub fn tail(f: &mut File, size: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(EDGE as usize);
+    f.seek(SeekFrom::Start(size - EDGE))?;
+    f.take(EDGE).read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// SHA-256 of the whole file (a filter for large groups of same-size candidates).

@@ -112,7 +112,48 @@ fn alternation(patterns: &[String]) -> Result<Option<Regex>, String> {
         check_regex(p)?;
     }
     let joined: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
-    build(&joined.join("|")).map(Some)
+    let joined = joined.join("|");
+    let full = build(&joined)?;
+    Ok(Some(search_form(&joined).unwrap_or(full)))
+}
+
+/// The same test as `pattern` (is there a match anywhere?) without the optional repetitions at
+/// the ends of each alternative: `.*\.xml.*` becomes `\.xml`, which the regex engine finds with
+/// a literal search instead of running its automaton over every byte of every path. Sound for
+/// any pattern: an unanchored match of `R{0,n} S T{0,m}` exists exactly when one of `S` does (a
+/// repetition with minimum 0 can always match the empty string, and `S` sees the same haystack
+/// around it). `None` when the pattern does not parse as expected; the caller keeps the original.
+fn search_form(pattern: &str) -> Option<Regex> {
+    use regex_syntax::hir::{Hir, HirKind};
+    let optional = |h: &Hir| matches!(h.kind(), HirKind::Repetition(r) if r.min == 0);
+    let trim = |h: &Hir| -> Hir {
+        let HirKind::Concat(parts) = h.kind() else {
+            return h.clone();
+        };
+        let mut parts: &[Hir] = parts;
+        while let [first, rest @ ..] = parts
+            && optional(first)
+        {
+            parts = rest;
+        }
+        while let [rest @ .., last] = parts
+            && optional(last)
+        {
+            parts = rest;
+        }
+        Hir::concat(parts.to_vec())
+    };
+    let hir = regex_syntax::ParserBuilder::new()
+        .dot_matches_new_line(true)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let trimmed = match hir.kind() {
+        HirKind::Alternation(alts) => Hir::alternation(alts.iter().map(trim).collect()),
+        _ => trim(&hir),
+    };
+    build(&trimmed.to_string()).ok()
 }
 
 /// Parses a size like util-linux: a number with an optional suffix K, M, G, T, P, E (powers of
@@ -183,6 +224,30 @@ mod tests {
         // '.' matches a newline, as in POSIX regexec.
         let n = PathFilter::new(&["a.b".into()], &[]).unwrap();
         assert!(!n.accepts(Path::new("/x/a\nb")));
+    }
+
+    #[test]
+    fn optional_ends_are_trimmed_without_changing_matches() {
+        let f = PathFilter::new(&[r".*\.xml.*".into(), r"a*b|x?.*c.*$".into()], &[]).unwrap();
+        let xml = PathFilter::new(&[r".*\.xml.*".into()], &[]).unwrap();
+        let shown = xml.exclude.as_ref().unwrap().as_str().to_owned();
+        assert!(!shown.contains('*'), "{shown}");
+        for (path, hit) in [
+            ("/r/a.xml.gz", true),
+            ("/r/a.xml", true),
+            ("/r/axml", false),
+            ("/r/b", true),
+            ("/r/c", true),
+            ("/r/d", false),
+            ("/r/\u{0}\n.xml", true),
+        ] {
+            assert_eq!(!f.accepts(Path::new(path)), hit, "{path}");
+        }
+        // Anchors and other assertions inside stay: '^f' still does not match /x/f1.
+        let a = PathFilter::new(&["^f.*".into(), r".*\bq$".into()], &[]).unwrap();
+        assert!(a.accepts(Path::new("/x/f1")));
+        assert!(!a.accepts(Path::new("/x/q")));
+        assert!(a.accepts(Path::new("/x/aq")));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! node table plus 32 bytes per file of a group being digested.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,14 +20,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use rl_core::{Record, Run};
 
-use crate::content::{EDGE, edge_digest, files_equal, full_digest, xattr_blob};
+use crate::content::{EDGE, edge_digest, files_equal, full_digest, head, tail, xattr_blob};
 use crate::criteria::{AttrKey, Criteria};
 use crate::link::{LinkError, link_over};
-use crate::scan::{Node, Scan};
+use crate::scan::{FastMap, Node, Scan};
 
 /// Groups larger than this are split by a full digest before byte comparison, which keeps the
 /// number of comparisons linear even when many same-size files share their head and tail.
 const DIRECT_COMPARE_MAX: usize = 8;
+
+/// Below this many candidate files (in groups of two or more), the work runs on the threads the
+/// walk already started instead of a pool of `Options::threads`: on a linked tree the candidates
+/// are the few same-size files that differ, a few KiB each to read, and starting the larger pool
+/// costs more than it saves.
+const SMALL_WORK_FILES: usize = 2048;
 
 /// Hidden test hook: a shell command run once just before the first replacement.
 pub const TEST_HOOK_ENV: &str = "RL_HARDLINK_TEST_HOOK";
@@ -63,6 +70,13 @@ struct GroupKey {
     name: Option<std::ffi::OsString>,
 }
 
+/// A key's place while grouping: its only node so far, or its group.
+#[derive(Clone, Copy)]
+enum Slot {
+    One(usize),
+    Group(usize),
+}
+
 struct Ctx<'a> {
     scan: &'a Scan,
     opts: &'a Options,
@@ -74,7 +88,10 @@ struct Ctx<'a> {
 /// Finds and links the identical files of a scan.
 pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
     let totals = Totals::default();
-    let mut groups: HashMap<GroupKey, Vec<usize>> = HashMap::new();
+    // Most nodes are alone in their key: they get a slot in the map but no vector of their own.
+    let mut slots: FastMap<GroupKey, Slot> = FastMap::default();
+    slots.reserve(scan.nodes.len());
+    let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, node) in scan.nodes.iter().enumerate() {
         let size = node.snap.size;
         if size < opts.min_size || (opts.max_size != 0 && size > opts.max_size) {
@@ -85,24 +102,29 @@ pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
         } else {
             None
         };
-        groups
-            .entry(GroupKey {
-                dev: node.snap.dev,
-                size,
-                attrs: node.attrs.clone(),
-                name,
-            })
-            .or_default()
-            .push(i);
+        let key = GroupKey {
+            dev: node.snap.dev,
+            size,
+            attrs: node.attrs.clone(),
+            name,
+        };
+        match slots.entry(key) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Slot::One(i));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => match *e.get() {
+                Slot::One(first) => {
+                    e.insert(Slot::Group(groups.len()));
+                    groups.push(vec![first, i]);
+                }
+                Slot::Group(g) => groups[g].push(i),
+            },
+        }
     }
-    let mut groups: Vec<Vec<usize>> = groups
-        .into_values()
-        .filter(|g| g.len() >= 2)
-        .filter(|g| match &opts.fresh {
-            Some(fresh) => g.iter().any(|&i| is_fresh(fresh, &scan.nodes[i])),
-            None => true,
-        })
-        .collect();
+    drop(slots);
+    if let Some(fresh) = &opts.fresh {
+        groups.retain(|g| g.iter().any(|&i| is_fresh(fresh, &scan.nodes[i])));
+    }
     // Deterministic work order (records still interleave across threads).
     for g in &mut groups {
         g.sort_unstable_by(|&a, &b| scan.nodes[a].paths[0].cmp(&scan.nodes[b].paths[0]));
@@ -116,6 +138,10 @@ pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
         hook: Once::new(),
     };
     if groups.is_empty() {
+        return totals;
+    }
+    if groups.iter().map(Vec::len).sum::<usize>() < SMALL_WORK_FILES {
+        groups.into_par_iter().for_each(|g| ctx.group(g));
         return totals;
     }
     // Reading and linking wait on the disk and the journal: a pool larger than the CPU count
@@ -177,7 +203,48 @@ impl Ctx<'_> {
             return;
         }
         members.sort_unstable();
-        self.split_by_content(members);
+        if members.len() == 2 {
+            self.split_pair(members);
+        } else {
+            self.split_by_content(members);
+        }
+    }
+
+    /// [`Self::split_by_content`] for two files: their edges are compared directly (no digest,
+    /// no parallel reads), heads first, so two files that differ there (all a re-run finds among
+    /// the same-size files) cost one read each.
+    fn split_pair(&self, mut members: Vec<usize>) {
+        let size = self.node(members[0]).snap.size;
+        self.survivor_order(&mut members);
+        let (a, b) = (members[0], members[1]);
+        let open = |i: usize| match File::open(self.abs(i)) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                self.read_error(i, &e);
+                None
+            }
+        };
+        let (Some(mut fa), Some(mut fb)) = (open(a), open(b)) else {
+            return;
+        };
+        let same =
+            |part: fn(&mut File, u64) -> std::io::Result<Vec<u8>>, fa: &mut File, fb: &mut File| {
+                let read = |f: &mut File, i: usize| match part(f, size) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.read_error(i, &e);
+                        None
+                    }
+                };
+                let (x, y) = (read(fa, a), read(fb, b));
+                x.is_some() && x == y
+            };
+        if !same(head, &mut fa, &mut fb) || (size > 2 * EDGE && !same(tail, &mut fa, &mut fb)) {
+            return;
+        }
+        drop((fa, fb));
+        // Files of at most 2 * EDGE bytes were read whole already.
+        self.link_class(members, size <= 2 * EDGE);
     }
 
     /// Survivor order: newest mtime first, then the smallest absolute path.

@@ -511,6 +511,15 @@ fn the_other_scripts_do_what_the_toolkit_did() {
         "a dry run creates nothing"
     );
     site.ok("sync-to-prod.sh", &["-q"], &[]);
+    // Idempotence: the same scripts again change nothing.
+    let prod_before = snapshot(&site.production().join("9.7"));
+    let out = site.ok("sync-to-prod.sh", &[], &[]);
+    let summary = out.lines().last().unwrap();
+    for zero in ["\"copy\":0", "\"update\":0", "\"delete\":0", "\"mkdir\":0"] {
+        assert!(summary.contains(zero), "second sync-to-prod: {summary}");
+    }
+    assert_eq!(snapshot(&site.production().join("9.7")), prod_before);
+    site.ok("sign-repos-only.sh", &["-q"], &sign);
     site.ok("sync-full-file-list.sh", &["-q"], &[]);
     assert!(
         site.production()
@@ -526,6 +535,13 @@ fn the_other_scripts_do_what_the_toolkit_did() {
 
     site.ok("vault-release.sh", &["-q"], &[]);
     let vault = site.root.join("repos-production/mirror/vault/rocky/9.7");
+    let vault_before = snapshot(&vault);
+    site.ok("vault-release.sh", &["-q"], &[]);
+    assert_eq!(
+        snapshot(&vault),
+        vault_before,
+        "a second vault run changes nothing"
+    );
     assert!(vault.join("BaseOS/x86_64/os/repodata/repomd.xml").exists());
     fs::remove_dir_all(&vault).unwrap();
     site.ok("vault-release-no-repodata.sh", &["-q"], &[]);

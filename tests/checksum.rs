@@ -540,3 +540,48 @@ fn a_closed_pipe_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The lh/beta image step checksums every file of a directory (`--pattern '*'`): CHECKSUM files
+/// and their signatures are never entries themselves, so a re-run changes nothing.
+#[test]
+fn every_file_pattern_leaves_checksum_files_out() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("Rocky-9-GenericCloud.qcow2"), b"q").unwrap();
+    fs::write(dir.path().join("CHECKSUM.asc"), b"signature").unwrap();
+    let run = || {
+        let out = rl("rl-checksum")
+            .args(["create", "--pattern", "*"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        records(&out.stdout)
+    };
+    let first = run();
+    let names: Vec<_> = of_event(&first, "checksum")
+        .iter()
+        .map(|r| r["path"].clone())
+        .collect();
+    assert_eq!(names, ["Rocky-9-GenericCloud.qcow2"]);
+    let second = run();
+    assert_eq!(of_event(&second, "checksum").len(), 1);
+    assert!(
+        of_event(&second, "write")
+            .iter()
+            .all(|r| r["outcome"] == "unchanged")
+    );
+}
+
+#[test]
+fn a_directory_without_matches_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("readme.txt"), b"r").unwrap();
+    let out = rl("rl-checksum")
+        .arg("create")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no file matches the pattern"));
+    assert!(!dir.path().join("CHECKSUM").exists());
+}

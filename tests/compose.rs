@@ -188,18 +188,17 @@ fn s(p: &Path) -> &str {
 /// Every entry under a tree: (path, kind, link target, content).
 fn snapshot(root: &Path) -> Vec<(PathBuf, String, String)> {
     let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+    for e in rl_core::walk::walk(root, &Default::default()) {
         let e = e.unwrap();
-        let rel = e.path().strip_prefix(root).unwrap().to_path_buf();
-        let ft = e.file_type();
+        let ft = e.file_type;
         let (kind, extra) = if ft.is_symlink() {
-            ("l", fs::read_link(e.path()).unwrap().display().to_string())
+            ("l", fs::read_link(&e.path).unwrap().display().to_string())
         } else if ft.is_dir() {
             ("d", String::new())
         } else {
-            ("f", fs::read_to_string(e.path()).unwrap_or_default())
+            ("f", fs::read_to_string(&e.path).unwrap_or_default())
         };
-        out.push((rel, kind.to_string(), extra));
+        out.push((e.rel, kind.to_string(), extra));
     }
     out
 }

@@ -891,6 +891,61 @@ fn diff_reports_added_removed_changed() {
         assert_eq!(grow["size"], 2);
         assert_eq!(grow["old"]["size"], 1);
     }
+    // A list written into the tree it describes (`rl-filelist write`) matches that tree: the
+    // live scan leaves the list files out, unless --keep-lists.
+    let out = rl("rl-filelist")
+        .arg("write")
+        .arg("--root")
+        .arg(format!("{}:t:fullfiletimelist", r.display()))
+        .arg("--lock")
+        .arg(d.path().join("lock"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = r.join("fullfiletimelist-t");
+    let fresh = rl("rl-filelist")
+        .arg("diff")
+        .arg(&list)
+        .arg(&r)
+        .output()
+        .unwrap();
+    assert_eq!(
+        fresh.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fresh.stdout)
+    );
+    let kept = rl("rl-filelist")
+        .args(["diff", "--keep-lists"])
+        .arg(&list)
+        .arg(&r)
+        .output()
+        .unwrap();
+    assert_eq!(kept.status.code(), Some(1));
+    let kept_recs = records(&kept.stdout);
+    let added: BTreeSet<&str> = of_event(&kept_recs, "added")
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        added.contains("fullfiletimelist-t") && added.contains("fullfilelist"),
+        "{added:?}"
+    );
+    for a in &added {
+        assert!(a.starts_with("fullfile"), "{a}");
+    }
+    fs::remove_file(r.join("fullfilelist")).unwrap();
+    for f in [
+        "fullfiletimelist-t",
+        "fullfiletimelist",
+        "fullfiletimelist-t-old",
+    ] {
+        let _ = fs::remove_file(r.join(f));
+    }
     // Bad input: a truncated list, a file that is no list, a missing path.
     let cut = d.path().join("cut");
     let b = fs::read(&new).unwrap();

@@ -96,16 +96,16 @@ impl Site {
 /// Every entry below `dir`: type, mode, size, mtime and content digest (files), link target.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
-    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+    for e in rl_core::walk::walk(dir, &rl_core::walk::WalkOptions::default()) {
         let e = e.unwrap();
-        let m = e.path().symlink_metadata().unwrap();
-        let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
+        let m = e.metadata;
+        let rel = e.rel;
         let what = if m.file_type().is_symlink() {
-            format!("l {}", fs::read_link(e.path()).unwrap().display())
+            format!("l {}", fs::read_link(&e.path).unwrap().display())
         } else if m.is_dir() {
             format!("d {:o}", m.mode())
         } else {
-            let digest = rl_core::hash::sha256_file(e.path()).unwrap().hex();
+            let digest = rl_core::hash::sha256_file(&e.path).unwrap().hex();
             format!("f {:o} {} {} {}", m.mode(), m.len(), m.mtime(), digest)
         };
         out.insert(rel, what);

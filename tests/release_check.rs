@@ -187,8 +187,8 @@ fn build() -> Release {
     // both arches) are then always hard-linked in production, which moves the mtimes of their
     // directories there (the check must not count that as a difference).
     let mtime = filetime::FileTime::from_unix_time(1_700_000_000, 0);
-    for e in walkdir::WalkDir::new(&stage) {
-        filetime::set_file_mtime(e.unwrap().path(), mtime).unwrap();
+    for e in rl_core::walk::walk(&stage, &Default::default()) {
+        filetime::set_file_mtime(e.unwrap().path, mtime).unwrap();
     }
 
     // Torrents: download directories of links to the staging ISOs, one torrent each.

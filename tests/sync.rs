@@ -642,6 +642,29 @@ fn refusals_exit_3() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(fs::read(t.join("dst/f")).unwrap(), b"f");
+    // A guard that does not exist yet (a production root before its first sync) still guards:
+    // a dry run into it is allowed, a destination beside it is refused.
+    let future = t.join("production");
+    let out = rl("rl-sync")
+        .args(["--dry-run", "--root-guard", future.to_str().unwrap()])
+        .arg(slash(&t.join("src")))
+        .arg(future.join("pub/9.7"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!future.exists(), "a dry run creates nothing");
+    let out = rl("rl-sync")
+        .args(["--dry-run", "--root-guard", future.to_str().unwrap()])
+        .arg(slash(&t.join("src")))
+        .arg(t.join("production-other"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
     // A source that is a symlink loop, a destination that is a file: errors, not panics.
     symlink("loop", t.join("loop")).unwrap();
     let out = rl("rl-sync")

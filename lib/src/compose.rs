@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::walk::WalkOptions;
+
 /// A compose on disk: `top` holds `STATUS`, `COMPOSE_ID`, `work/`; `compose` is `top/compose`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compose {
@@ -456,18 +458,17 @@ pub fn classify(rel: &Path) -> Option<Repo> {
     })
 }
 
-/// Whether the repository scan looks at an entry: not `metadata/`, nothing inside a
-/// subdirectory of `Packages/` or `repodata/`.
-fn descend(e: &walkdir::DirEntry) -> bool {
-    if e.depth() == 1 && e.file_name() == "metadata" {
+/// Whether the repository scan looks at an entry (`rel` relative to `compose/`): not
+/// `metadata/`, nothing inside a subdirectory of `Packages/` or `repodata/`.
+fn descend(rel: &Path, file_type: &std::fs::FileType, depth: usize) -> bool {
+    if depth == 1 && rel == Path::new("metadata") {
         return false;
     }
-    let in_packages = e
-        .path()
+    let in_packages = rel
         .parent()
         .and_then(Path::file_name)
         .is_some_and(|p| p == "Packages" || p == "repodata");
-    !(e.depth() >= 2 && e.file_type().is_dir() && in_packages)
+    !(depth >= 2 && file_type.is_dir() && in_packages)
 }
 
 /// Every directory named `repodata` under `compose/` (not following symlinks, like `find`),
@@ -476,19 +477,14 @@ fn descend(e: &walkdir::DirEntry) -> bool {
 /// them makes the scan several times faster than `find` on a real compose).
 pub fn scan_repos(compose_dir: &Path) -> io::Result<Vec<Repo>> {
     let mut out = Vec::new();
-    let walker = walkdir::WalkDir::new(compose_dir)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(descend);
-    for entry in walker {
-        let entry = entry.map_err(io::Error::other)?;
-        if entry.file_type().is_dir() && entry.file_name() == "repodata" && entry.depth() >= 2 {
-            let repo_dir = entry.path().parent().expect("depth >= 2");
-            let rel = repo_dir
-                .strip_prefix(compose_dir)
-                .expect("under compose")
-                .to_path_buf();
-            if let Some(repo) = classify(&rel) {
+    for entry in crate::walk::walk_pruned(compose_dir, &WalkOptions::default(), descend) {
+        let entry = entry.map_err(|e| e.error)?;
+        if entry.file_type.is_dir()
+            && entry.rel.file_name() == Some("repodata".as_ref())
+            && entry.depth >= 2
+        {
+            let repo_rel = entry.rel.parent().expect("depth >= 2");
+            if let Some(repo) = classify(repo_rel) {
                 out.push(repo);
             }
         }

@@ -35,8 +35,8 @@
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::fs::{self, DirEntry, File, Metadata};
-use std::io::{self, Read, Write};
+use std::fs::{self, DirEntry, Metadata};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -491,34 +491,21 @@ pub fn checksum_files(
 /// All the digests of one file.
 pub fn hash_file(path: &Path, algos: &[Algo]) -> io::Result<Vec<String>> {
     use sha2::Digest;
-    let mut file = File::open(path)?;
-    if file.metadata()?.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "is a directory",
-        ));
-    }
+    let mut file = crate::hash::open_regular(path)?;
     let mut sha1 = sha1::Sha1::new();
     let mut md5 = md5::Md5::new();
     let mut sha256 = sha2::Sha256::new();
     let mut sha512 = sha2::Sha512::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+    crate::hash::for_each_block(&mut file, &mut |block| {
         for a in algos {
             match a {
-                Algo::Sha1 => sha1.update(&buf[..n]),
-                Algo::Md5 => md5.update(&buf[..n]),
-                Algo::Sha256 => sha256.update(&buf[..n]),
-                Algo::Sha512 => sha512.update(&buf[..n]),
+                Algo::Sha1 => sha1.update(block),
+                Algo::Md5 => md5.update(block),
+                Algo::Sha256 => sha256.update(block),
+                Algo::Sha512 => sha512.update(block),
             }
         }
-    }
+    })?;
     let mut done = (Some(sha1), Some(md5), Some(sha256), Some(sha512));
     Ok(algos
         .iter()

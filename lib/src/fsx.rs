@@ -140,6 +140,25 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Puts something new at `target` atomically: `create` makes it under a temporary name in the
+/// same directory (a hard link, a symlink, a copy…), which is then renamed over `target`. On any
+/// failure the temporary is removed and `target` is left as it was. For regular files written
+/// byte by byte, use [`AtomicFile`].
+pub fn replace_with(target: &Path, create: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
+    let tmp = temp_path_for(target);
+    let result = create(&tmp).and_then(|()| fs::rename(&tmp, target));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes `path` a symlink to `link_target` atomically, replacing whatever non-directory was there
+/// (a reader sees the old entry or the new link, never no entry).
+pub fn replace_symlink(link_target: &Path, path: &Path) -> io::Result<()> {
+    replace_with(path, |tmp| std::os::unix::fs::symlink(link_target, tmp))
+}
+
 /// fsyncs the directory holding `path`, so a rename into it is durable.
 pub fn sync_parent(path: &Path) -> io::Result<()> {
     let parent = match path.parent() {
@@ -263,6 +282,30 @@ mod tests {
         write_if_changed(&link, b"new").unwrap();
         assert_eq!(fs::read(&outside).unwrap(), b"keep");
         assert!(fs::symlink_metadata(&link).unwrap().is_file());
+    }
+
+    #[test]
+    fn replace_with_links_over_and_cleans_up_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("latest");
+        fs::write(&target, "a regular file").unwrap();
+        replace_symlink(Path::new("release-9.7"), &target).unwrap();
+        assert_eq!(fs::read_link(&target).unwrap(), Path::new("release-9.7"));
+        replace_symlink(Path::new("release-9.8"), &target).unwrap();
+        assert_eq!(fs::read_link(&target).unwrap(), Path::new("release-9.8"));
+        // A failing create leaves the target and no temporary behind.
+        let err = replace_with(&target, |tmp| {
+            fs::write(tmp, "half")?;
+            Err(io::Error::other("no"))
+        });
+        assert!(err.is_err());
+        assert_eq!(fs::read_link(&target).unwrap(), Path::new("release-9.8"));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A directory in the way is not replaced.
+        fs::create_dir(dir.path().join("d")).unwrap();
+        fs::write(dir.path().join("d/x"), "x").unwrap();
+        assert!(replace_symlink(Path::new("t"), &dir.path().join("d")).is_err());
+        assert!(dir.path().join("d/x").exists());
     }
 
     #[test]

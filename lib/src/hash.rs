@@ -75,40 +75,49 @@ fn stream_with<D: Digest>(
     reader: &mut impl Read,
     progress: &(dyn Fn(u64) + Sync),
 ) -> io::Result<FileDigest> {
+    let mut hasher = D::new();
+    let size = for_each_block(reader, &mut |block| {
+        hasher.update(block);
+        progress(block.len() as u64);
+    })?;
+    Ok(FileDigest {
+        size,
+        digest: hasher.finalize().to_vec(),
+    })
+}
+
+/// Reads everything `reader` yields in [`BLOCK`]-sized reads and hands each block to `f`;
+/// returns the number of bytes read. The one read loop behind every digest here and in the file
+/// formats that need several digests of one file in one pass.
+pub fn for_each_block(reader: &mut impl Read, f: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
     thread_local! {
         // One read buffer per thread, reused: zeroing 1 MiB for every small file costs more
         // than hashing it.
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; BLOCK]);
     }
     BUF.with(|buf| match buf.try_borrow_mut() {
-        Ok(mut buf) => stream_into::<D>(reader, &mut buf, progress),
-        // Re-entered on the same thread (a progress callback that hashes): use a fresh buffer.
-        Err(_) => stream_into::<D>(reader, &mut vec![0u8; BLOCK], progress),
+        Ok(mut buf) => read_blocks(reader, &mut buf, f),
+        // Re-entered on the same thread (a callback that reads another file): a fresh buffer.
+        Err(_) => read_blocks(reader, &mut vec![0u8; BLOCK], f),
     })
 }
 
-fn stream_into<D: Digest>(
+fn read_blocks(
     reader: &mut impl Read,
     buf: &mut [u8],
-    progress: &(dyn Fn(u64) + Sync),
-) -> io::Result<FileDigest> {
-    let mut hasher = D::new();
+    f: &mut dyn FnMut(&[u8]),
+) -> io::Result<u64> {
     let mut size = 0u64;
     loop {
         let n = match reader.read(buf) {
-            Ok(0) => break,
+            Ok(0) => return Ok(size),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        hasher.update(&buf[..n]);
+        f(&buf[..n]);
         size += n as u64;
-        progress(n as u64);
     }
-    Ok(FileDigest {
-        size,
-        digest: hasher.finalize().to_vec(),
-    })
 }
 
 /// SHA-256 of everything a reader yields.
@@ -143,7 +152,8 @@ pub fn sha1_file(path: &Path) -> io::Result<FileDigest> {
     sha1_reader(&mut file)
 }
 
-fn open_regular(path: &Path) -> io::Result<File> {
+/// Opens a file for reading its content (symlinks followed); a directory is an error.
+pub fn open_regular(path: &Path) -> io::Result<File> {
     let file = File::open(path)?;
     if file.metadata()?.is_dir() {
         return Err(io::Error::new(

@@ -11,7 +11,9 @@
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
 //! * [`checksum`] — the CHECKSUM file format.
+//! * [`compare`] — byte-for-byte comparison of two files.
 //! * [`duration`] — human durations (`24h`, `90m`, `2d`) on the command line.
+//! * [`entry_kind`] — what a directory entry is (dir, file, symlink, other), for every walker.
 //! * [`nofollow`] — descriptor-based walks and mode changes that never follow a symlink.
 //! * [`stagestate`] — the staging record of a release root (rl-bitflip).
 //! * [`bencode`] — the bencode encoding of `.torrent` files.
@@ -29,8 +31,10 @@ pub mod bencode;
 pub mod checksum;
 pub mod cli;
 pub mod closure;
+pub mod compare;
 pub mod compose;
 pub mod duration;
+pub mod entry_kind;
 pub mod exclude;
 pub mod filelist;
 pub mod fsx;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use nix::dir::Dir;
 use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{FchmodatFlags, FileStat, Mode, SFlag};
+use nix::sys::stat::{FchmodatFlags, FileStat, Mode};
 
 fn io_err(e: nix::errno::Errno) -> io::Error {
     io::Error::from(e)
@@ -26,37 +26,7 @@ const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
 
-/// What an entry is, from its `lstat`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Dir,
-    File,
-    Symlink,
-    /// FIFO, socket or device.
-    Other,
-}
-
-impl Kind {
-    /// From the `st_mode` of an lstat.
-    pub fn of(st: &FileStat) -> Kind {
-        match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
-            SFlag::S_IFDIR => Kind::Dir,
-            SFlag::S_IFREG => Kind::File,
-            SFlag::S_IFLNK => Kind::Symlink,
-            _ => Kind::Other,
-        }
-    }
-
-    /// A lowercase word for records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Dir => "dir",
-            Kind::File => "file",
-            Kind::Symlink => "symlink",
-            Kind::Other => "other",
-        }
-    }
-}
+pub use crate::entry_kind::Kind;
 
 /// Opens a directory by path without following a symlink in its last component
 /// (`O_DIRECTORY | O_NOFOLLOW`): a symlink or a non-directory is an error (`ENOTDIR` or `ELOOP`).
@@ -166,7 +136,7 @@ fn walk_dir(
                 continue;
             }
         };
-        let kind = Kind::of(&stat);
+        let kind = Kind::from_mode(stat.st_mode);
         visit(&Entry {
             parent: dir.as_fd(),
             name: &name,

@@ -25,15 +25,7 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
 pub use rustix::fs::Stat;
 
-/// What kind of entry (from `d_type`, or `lstat` when the filesystem does not say).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Dir,
-    File,
-    Symlink,
-    /// Fifo, socket, device.
-    Other,
-}
+pub use crate::entry_kind::Kind;
 
 /// One entry of a directory (not the directory itself).
 #[derive(Debug, Clone)]
@@ -155,7 +147,7 @@ fn walk_dir<'s, V, E>(
             FileType::RegularFile => Kind::File,
             FileType::Symlink => Kind::Symlink,
             FileType::Unknown => match handle.stat(name) {
-                Ok(st) => kind_of_mode(st.st_mode),
+                Ok(st) => Kind::from_mode(st.st_mode),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     (ctx.on_error)(&rel_dir.join(name), e);
@@ -181,15 +173,6 @@ fn walk_dir<'s, V, E>(
     for sub in subdirs {
         let parent = Arc::clone(&handle);
         scope.spawn(move |s| walk_dir(s, ctx, Some(parent), sub));
-    }
-}
-
-fn kind_of_mode(mode: u32) -> Kind {
-    match FileType::from_raw_mode(mode as _) {
-        FileType::Directory => Kind::Dir,
-        FileType::RegularFile => Kind::File,
-        FileType::Symlink => Kind::Symlink,
-        _ => Kind::Other,
     }
 }
 

@@ -524,6 +524,17 @@ mod tests {
     }
 
     #[test]
+    fn times_are_secs_then_nanos() {
+        let d = Duration::new(3, 25);
+        assert_eq!(wire_duration(d).to_string(), r#"{"secs":3,"nanos":25}"#);
+        let r = Record::new("x").with("elapsed", wire_duration(d));
+        assert_eq!(
+            r.to_line(),
+            r#"{"event":"x","elapsed":{"secs":3,"nanos":25}}"#
+        );
+    }
+
+    #[test]
     fn status_worst_ranks() {
         assert_eq!(Status::Ok.worst(Status::Differs), Status::Differs);
         assert_eq!(Status::Error.worst(Status::Differs), Status::Error);

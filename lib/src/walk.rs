@@ -46,7 +46,21 @@ pub struct WalkOptions {
 
 /// Walks `root` (never following links) in name order.
 pub fn walk(root: &Path, opts: &WalkOptions) -> impl Iterator<Item = Result<Entry, WalkError>> {
+    walk_pruned(root, opts, |_, _, _| true)
+}
+
+/// Walks `root` like [`walk`], but only where `descend(rel, file_type, depth)` says yes: an
+/// entry it refuses is neither yielded nor, for a directory, entered.
+pub fn walk_pruned<F>(
+    root: &Path,
+    opts: &WalkOptions,
+    mut descend: F,
+) -> impl Iterator<Item = Result<Entry, WalkError>> + use<F>
+where
+    F: FnMut(&Path, &FileType, usize) -> bool,
+{
     let root_owned = root.to_path_buf();
+    let root_for_filter = root.to_path_buf();
     let min_depth = usize::from(opts.skip_root);
     WalkDir::new(root)
         .follow_links(false)
@@ -58,6 +72,13 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> impl Iterator<Item = Result<Entr
             a.file_name().as_bytes().cmp(b.file_name().as_bytes())
         })
         .into_iter()
+        .filter_entry(move |e| {
+            descend(
+                &relative(&root_for_filter, e.path()),
+                &e.file_type(),
+                e.depth(),
+            )
+        })
         .map(move |item| match item {
             Ok(e) => {
                 let rel = relative(&root_owned, e.path());
@@ -151,6 +172,20 @@ mod tests {
         .map(|e| e.unwrap().rel.to_string_lossy().into_owned())
         .collect();
         assert_eq!(post, ["C", "a", "b/z", "b", "link"]);
+    }
+
+    #[test]
+    fn pruned_directories_are_not_entered() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("keep/sub")).unwrap();
+        fs::create_dir_all(root.join("skip/sub")).unwrap();
+        let rels: Vec<String> = walk_pruned(root, &WalkOptions::default(), |rel, _, _| {
+            !rel.starts_with("skip")
+        })
+        .map(|e| e.unwrap().rel.to_string_lossy().into_owned())
+        .collect();
+        assert_eq!(rels, ["", "keep", "keep/sub"]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use rl_core::{Record, Run};
 
 use crate::cli::CreateArgs;
 use crate::hashing::hash_all;
-use crate::input::{Named, files_in_dir, glob_set, take_upstream};
+use crate::input::{Named, files_in_dir, glob_set, matches, take_upstream};
 
 /// The pattern for directories when none is given: the toolkit's `for file in *.iso`.
 const DEFAULT_PATTERN: &str = "*.iso";
@@ -77,11 +77,7 @@ fn collect(args: &CreateArgs, run: &Run) -> anyhow::Result<Vec<Named>> {
         Some(s) => s.clone(),
         None => glob_set(&[DEFAULT_PATTERN.to_owned()])?.expect("default pattern"),
     };
-    let keep = |n: &Named| {
-        explicit
-            .as_ref()
-            .is_none_or(|s| !n.name.as_bytes().starts_with(b".") && s.is_match(Path::new(&n.name)))
-    };
+    let keep = |n: &Named| matches(explicit.as_ref(), &n.name);
     let mut items = Vec::new();
     for target in &args.targets {
         if target.as_os_str() == "-" {

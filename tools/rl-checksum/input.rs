@@ -47,7 +47,9 @@ pub fn glob_set(patterns: &[String]) -> anyhow::Result<Option<GlobSet>> {
     Ok(Some(builder.build()?))
 }
 
-fn matches(set: Option<&GlobSet>, name: &OsString) -> bool {
+/// Whether a file name matches the patterns (any name when there are none). Like the shell's
+/// `*.iso`, a pattern never matches a hidden name.
+pub fn matches(set: Option<&GlobSet>, name: &OsString) -> bool {
     match set {
         None => true,
         Some(set) => !name.as_bytes().starts_with(b".") && set.is_match(Path::new(name)),

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use rl_core::compose::Compose;
@@ -345,10 +344,9 @@ impl Planner<'_> {
                             .warn("Minimal is kept: some of its ISOs could not be moved to isos/");
                         continue;
                     }
-                    let files = walkdir::WalkDir::new(self.abs(&rel))
-                        .into_iter()
+                    let files = rl_core::walk::walk(&self.abs(&rel), &Default::default())
                         .filter_map(Result::ok)
-                        .filter(|e| !e.file_type().is_dir())
+                        .filter(|e| !e.file_type.is_dir())
                         .count() as u64;
                     self.actions.push(Action::DeleteTree { path: rel, files });
                 }
@@ -374,15 +372,6 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// Points `path` at `target` atomically (a symlink under a temporary name renamed over it).
-fn link_atomic(path: &Path, target: &Path) -> io::Result<()> {
-    let tmp = fsx::temp_path_for(path);
-    symlink(target, &tmp)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
-}
-
 fn execute(root: &Path, action: &Action) -> io::Result<()> {
     let abs = |p: &Path| root.join(p);
     match action {
@@ -393,7 +382,7 @@ fn execute(root: &Path, action: &Action) -> io::Result<()> {
         Action::Delete(p) => fs::remove_file(abs(p)),
         Action::DeleteTree { path, .. } => fs::remove_dir_all(abs(path)),
         Action::Rmdir(p) => fs::remove_dir(abs(p)),
-        Action::Link { path, target, .. } => link_atomic(&abs(path), target),
+        Action::Link { path, target, .. } => fsx::replace_symlink(target, &abs(path)),
     }
 }
 

@@ -418,37 +418,33 @@ pub fn images(dir: &Path, force_scan: bool) -> Status {
         run.warn("no metadata/images.json; listing images by scanning the tree");
     }
     // Package and repodata directories hold no images: not descended into.
-    let walker = walkdir::WalkDir::new(&c.compose)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            !(e.depth() == 1 && e.file_name() == "metadata")
-                && !(e.file_type().is_dir()
-                    && (e.file_name() == "Packages" || e.file_name() == "repodata"))
-        });
+    let opts = rl_core::walk::WalkOptions::default();
+    let walker = rl_core::walk::walk_pruned(&c.compose, &opts, |rel, ft, depth| {
+        let name = rel.file_name().unwrap_or_default();
+        !(depth == 1 && name == "metadata")
+            && !(ft.is_dir() && (name == "Packages" || name == "repodata"))
+    });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                let p = e.path().map(Path::to_path_buf).unwrap_or_default();
-                let rel = p.strip_prefix(&c.compose).unwrap_or(&p).to_path_buf();
-                run.error(&c.compose, &rel, "scan", &io::Error::other(e.to_string()));
+                run.error(&c.compose, &e.rel, "scan", &e.error);
                 continue;
             }
         };
-        if !entry.file_type().is_file() {
+        if !entry.file_type.is_file() {
             continue;
         }
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = entry
+            .rel
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let Some(format) = image_format(&name) else {
             continue;
         };
-        let rel = entry
-            .path()
-            .strip_prefix(&c.compose)
-            .expect("under compose")
-            .to_path_buf();
+        let rel = entry.rel;
         let parts: Vec<String> = rel
             .components()
             .map(|p| p.as_os_str().to_string_lossy().into_owned())
@@ -458,7 +454,7 @@ pub fn images(dir: &Path, force_scan: bool) -> Status {
             Some(v) => (Value::from(v), parts.get(1).cloned()),
             None => (Value::Null, None),
         };
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let size = entry.metadata.len();
         bytes += size;
         n += 1;
         run.emit(

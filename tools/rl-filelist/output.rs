@@ -168,17 +168,12 @@ impl Write for ListOutput {
 /// Makes `old` a copy of `current` atomically: a hard link under a temporary name renamed over
 /// `old` (a plain copy where hard links are not possible).
 fn keep_old(current: &Path, old: &Path) -> io::Result<()> {
-    let tmp = fsx::temp_path_for(old);
-    if fs::hard_link(current, &tmp).is_err() {
-        fs::copy(current, &tmp)?;
-    }
-    match fs::rename(&tmp, old) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
+    fsx::replace_with(old, |tmp| {
+        if fs::hard_link(current, tmp).is_err() {
+            fs::copy(current, tmp)?;
         }
-    }
+        Ok(())
+    })
 }
 
 /// Removes temporaries a killed run left beside `target` (the caller holds the lock, so no

@@ -68,42 +68,10 @@ fn to_array(v: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Whether two files hold exactly the same bytes, compared block by block; `size` is their
-/// expected size (a file that grew or shrank since the scan is not equal).
+/// Whether two files hold exactly the same bytes; `size` is their expected size (a file that
+/// grew or shrank since the scan is not equal).
 pub fn files_equal(a: &Path, b: &Path, size: u64) -> io::Result<bool> {
-    const BLOCK: usize = 128 * 1024;
-    let mut fa = File::open(a)?;
-    let mut fb = File::open(b)?;
-    let mut ba = vec![0u8; BLOCK];
-    let mut bb = vec![0u8; BLOCK];
-    let mut left = size;
-    while left > 0 {
-        let n = (left.min(BLOCK as u64)) as usize;
-        if !read_full(&mut fa, &mut ba[..n])? || !read_full(&mut fb, &mut bb[..n])? {
-            return Ok(false);
-        }
-        if ba[..n] != bb[..n] {
-            return Ok(false);
-        }
-        left -= n as u64;
-    }
-    // Both must end here.
-    let mut one = [0u8; 1];
-    Ok(fa.read(&mut one)? == 0 && fb.read(&mut one)? == 0)
-}
-
-/// Fills `buf`; false when the file ends first.
-fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<bool> {
-    let mut done = 0;
-    while done < buf.len() {
-        match f.read(&mut buf[done..]) {
-            Ok(0) => return Ok(false),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
+    rl_core::compare::files_equal(a, b, Some(size))
 }
 
 /// The extended attributes of `path` itself (never a link target) as one comparable blob:

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::ffi::{CStr, OsStr};
-use std::fs::{self, File, Metadata};
-use std::io::{self, Read};
+use std::fs::{self, Metadata};
+use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -416,36 +416,6 @@ fn attr_changes(ctx: &Ctx, src: &Meta, dst: &Meta, ty: Ty) -> Vec<&'static str> 
     c
 }
 
-fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
-    let mut fa = File::open(a)?;
-    let mut fb = File::open(b)?;
-    let mut ba = vec![0u8; 1 << 16];
-    let mut bb = vec![0u8; 1 << 16];
-    loop {
-        let n = read_full(&mut fa, &mut ba)?;
-        let m = read_full(&mut fb, &mut bb)?;
-        if n != m || ba[..n] != bb[..m] {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-    }
-}
-
-fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 /// Whether a regular file certainly needs nothing without reading it: [`decide_file`] would
 /// answer `Ok(None)` (never true with `--checksum`, which must compare contents).
 fn file_up_to_date(ctx: &Ctx, src: &Meta, dst: Option<&Meta>) -> bool {
@@ -481,7 +451,12 @@ fn decide_file(
         return Ok(Some(mk(Op::Copy { update: false }, Some(dty), vec![])));
     }
     let same = if ctx.checksum {
-        d.len() == src.len() && same_content(&ctx.src_root.join(rel), &ctx.dst_root.join(rel))?
+        d.len() == src.len()
+            && rl_core::compare::files_equal(
+                &ctx.src_root.join(rel),
+                &ctx.dst_root.join(rel),
+                None,
+            )?
     } else {
         d.len() == src.len() && !mtime_differs(src, d)
     };

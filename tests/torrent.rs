@@ -457,7 +457,15 @@ fn info_hash_equals_mktorrents_for_the_same_files_and_piece_length() {
     for n in PAYLOAD {
         symlink(fs::read_link(f.dir().join(n)).unwrap(), mk_dir.join(n)).unwrap();
     }
-    for (exp, arg) in [(15, "32K"), (18, "262144"), (20, "1M")] {
+    // 32K: runs of small pieces hashed four at a time; 128K and 512K: striped lane groups (one
+    // and two stripes per piece) with a tail; 1M: fewer pieces than lanes.
+    for (exp, arg) in [
+        (15, "32K"),
+        (17, "128K"),
+        (18, "262144"),
+        (19, "512K"),
+        (20, "1M"),
+    ] {
         let mk = f.base.join(format!("mk{exp}.torrent"));
         let (ok, text) = peer(
             "mktorrent",

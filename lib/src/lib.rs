@@ -17,6 +17,7 @@
 //! * [`nofollow`] — descriptor-based walks and mode changes that never follow a symlink.
 //! * [`stagestate`] — the staging record of a release root (rl-bitflip).
 //! * [`bencode`] — the bencode encoding of `.torrent` files.
+//! * [`sha1_lanes`] — SHA-1 of four equally long messages at once (torrent pieces).
 //! * [`torrent`] — torrent metainfo: content selection, parallel piece hashing, reading, verifying.
 //! * [`compose`] — the pungi compose layout: STATUS, productmd metadata, repository discovery.
 //! * [`release`] — release naming: revisions, common_X data, latest-link and image names.
@@ -47,6 +48,7 @@ pub mod record;
 pub mod release;
 pub mod repodata;
 pub mod rpmvercmp;
+pub mod sha1_lanes;
 pub mod stagestate;
 pub mod torrent;
 pub mod treeinfo;

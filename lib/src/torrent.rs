@@ -14,7 +14,7 @@
 //!
 //! Pieces are hashed with SHA-1 in parallel: the content is cut into runs of consecutive pieces,
 //! and each worker reads its run sequentially with large positional reads (so the kernel's
-//! read-ahead works) and hashes every piece in it. The info hash is the SHA-1 of the `info`
+//! read-ahead works) and hashes its pieces four at a time ([`crate::sha1_lanes`]). The info hash is the SHA-1 of the `info`
 //! dictionary exactly as written in the file ([`crate::bencode`] keeps the raw span).
 
 use std::cmp::Ordering as CmpOrdering;
@@ -31,6 +31,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::bencode::{self, Value};
+use crate::sha1_lanes::{self, LANES, Sha1Lanes};
 use crate::walk::{self, WalkOptions};
 
 /// Smallest and largest piece lengths accepted (torrenttools' range).
@@ -393,6 +394,10 @@ pub struct HashOptions {
 
 /// Hashes every piece of the concatenated `files`. Results are in piece order; a piece that could
 /// not be read is an error naming the file. `progress` is called with byte counts as they are done.
+///
+/// Each worker hashes [`LANES`] pieces at once ([`crate::sha1_lanes`]): small pieces from one
+/// read of several consecutive pieces, larger ones stripe by stripe, a block of each piece per
+/// step, so what is being hashed stays in the CPU cache.
 pub fn hash_pieces(
     files: &[Source],
     piece_length: u64,
@@ -406,13 +411,15 @@ pub fn hash_pieces(
     if n == 0 {
         return Vec::new();
     }
+    let lanes = LANES as u64;
     let jobs = opts.jobs.max(1) as u64;
-    let max_task = (TASK_BYTES / piece_length).max(1);
-    let per_task = n.div_ceil(jobs * 4).clamp(1, max_task);
-    let group = (READ_BYTES / piece_length).clamp(1, per_task);
+    // Runs are whole numbers of lane groups, so every full group is hashed together.
+    let max_task = (TASK_BYTES / piece_length).max(1).next_multiple_of(lanes);
+    let per_task = n.div_ceil(jobs * 4).next_multiple_of(lanes).min(max_task);
     let tasks: Vec<(u64, u64)> = (0..n.div_ceil(per_task))
         .map(|t| (t * per_task, ((t + 1) * per_task).min(n)))
         .collect();
+    let piece_range = |p: u64| (p * piece_length, ((p + 1) * piece_length).min(total));
     let work = |&(first, end): &(u64, u64)| -> Vec<Result<PieceHash, PieceError>> {
         let mut reader = Reader {
             files,
@@ -421,69 +428,55 @@ pub fn hash_pieces(
             open: None,
         };
         let mut out = Vec::with_capacity((end - first) as usize);
-        let buf_len = if piece_length > READ_BYTES {
-            READ_BYTES
-        } else {
-            group * piece_length
-        };
-        let mut buf = vec![0u8; buf_len.min(total) as usize];
-        let mut p = first;
-        while p < end && piece_length > READ_BYTES {
-            // Large pieces: read and hash block by block.
-            let off = p * piece_length;
-            let len = ((p + 1) * piece_length).min(total) - off;
-            let mut hasher = Sha1::new();
-            let mut at = 0;
-            let mut result = Ok(());
-            while at < len && result.is_ok() {
-                let take = (len - at).min(READ_BYTES);
-                let block = &mut buf[..take as usize];
-                result = reader.read_at(off + at, block);
-                hasher.update(&*block);
-                at += take;
-            }
-            match result {
-                Ok(()) => out.push(Ok(hasher.finalize().into())),
-                Err(e) => {
-                    reader.open = None;
-                    out.push(Err(e));
+        if piece_length * lanes <= READ_BYTES {
+            // Small pieces: read a run of them at once, hash them lanes at a time.
+            let group = (READ_BYTES / piece_length).min(end - first);
+            let mut buf = vec![0u8; (group * piece_length).min(total) as usize];
+            let mut p = first;
+            while p < end {
+                let g_end = (p + group).min(end);
+                let (off, stop) = (piece_range(p).0, piece_range(g_end - 1).1);
+                let chunk = &mut buf[..(stop - off) as usize];
+                match reader.read_at(off, chunk) {
+                    Ok(()) => {
+                        let pieces: Vec<&[u8]> = chunk.chunks(piece_length as usize).collect();
+                        out.extend(sha1_lanes::digest_all(&pieces).into_iter().map(Ok));
+                    }
+                    // Find out which pieces of the run are unreadable, one at a time.
+                    Err(_) => out.extend((p..g_end).map(|q| hash_one(&mut reader, piece_range(q)))),
                 }
+                progress(stop - off);
+                p = g_end;
             }
-            progress(len);
-            p += 1;
+            return out;
         }
+        // Larger pieces: the same stripe of each of LANES consecutive full pieces per step.
+        let stripe = piece_length.min(READ_BYTES) as usize;
+        let mut buf = vec![0u8; stripe * LANES];
+        let mut p = first;
         while p < end {
-            let g_end = (p + group).min(end);
-            let off = p * piece_length;
-            let len = (g_end * piece_length).min(total) - off;
-            let chunk = &mut buf[..len as usize];
-            match reader.read_at(off, chunk) {
-                Ok(()) => {
-                    for piece in chunk.chunks(piece_length as usize) {
-                        out.push(Ok(Sha1::digest(piece).into()));
-                    }
-                }
-                Err(_) if g_end - p > 1 => {
-                    // Find out which pieces of the group are unreadable, one at a time.
-                    for q in p..g_end {
-                        let off = q * piece_length;
-                        let len = ((q + 1) * piece_length).min(total) - off;
-                        let one = &mut buf[..len as usize];
-                        reader.open = None;
-                        out.push(
-                            reader
-                                .read_at(off, one)
-                                .map(|()| Sha1::digest(&*one).into()),
-                        );
-                    }
-                }
-                Err(e) => {
-                    reader.open = None;
-                    out.push(Err(e));
-                }
+            let full_group = p + lanes <= end
+                && piece_range(p + lanes - 1).1 - piece_range(p + lanes - 1).0 == piece_length;
+            if !full_group {
+                // The tail of the run (fewer pieces than lanes, or the short last piece).
+                let range = piece_range(p);
+                out.push(hash_one(&mut reader, range));
+                progress(range.1 - range.0);
+                p += 1;
+                continue;
             }
-            progress(len);
-            p = g_end;
+            match hash_lanes(
+                &mut reader,
+                p * piece_length,
+                piece_length,
+                &mut buf,
+                progress,
+            ) {
+                Ok(digests) => out.extend(digests.into_iter().map(Ok)),
+                // Which of them failed, and why, one at a time.
+                Err(_) => out.extend((p..p + lanes).map(|q| hash_one(&mut reader, piece_range(q)))),
+            }
+            p += lanes;
         }
         out
     };
@@ -512,6 +505,53 @@ pub fn hash_pieces(
         .into_iter()
         .flat_map(|v| v.expect("every task ran"))
         .collect()
+}
+
+/// SHA-1 of the content bytes `start..end`, read block by block.
+fn hash_one(reader: &mut Reader<'_>, (start, end): (u64, u64)) -> PieceResult {
+    let mut hasher = Sha1::new();
+    let mut buf = vec![0u8; (end - start).min(READ_BYTES) as usize];
+    let mut at = start;
+    while at < end {
+        let block = &mut buf[..(end - at).min(READ_BYTES) as usize];
+        if let Err(e) = reader.read_at(at, block) {
+            reader.open = None;
+            return Err(e);
+        }
+        hasher.update(&*block);
+        at += block.len() as u64;
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// SHA-1 of [`LANES`] consecutive pieces of `piece_length` bytes from content offset `first`,
+/// hashed together a stripe of each at a time (`buf` holds one stripe per lane).
+fn hash_lanes(
+    reader: &mut Reader<'_>,
+    first: u64,
+    piece_length: u64,
+    buf: &mut [u8],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<[PieceHash; LANES], PieceError> {
+    let stripe = (buf.len() / LANES) as u64;
+    let mut lanes = Sha1Lanes::<LANES>::new();
+    let mut at = 0;
+    while at < piece_length {
+        let take = (piece_length - at).min(stripe) as usize;
+        for (lane, slot) in buf.chunks_mut(stripe as usize).enumerate() {
+            let off = first + lane as u64 * piece_length + at;
+            reader
+                .read_at(off, &mut slot[..take])
+                .inspect_err(|_| reader.open = None)?;
+        }
+        let mut parts = buf.chunks(stripe as usize).map(|slot| &slot[..take]);
+        lanes.update(std::array::from_fn(|_| {
+            parts.next().expect("one slot per lane")
+        }));
+        progress(take as u64 * LANES as u64);
+        at += take as u64;
+    }
+    Ok(lanes.finalize())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -948,8 +988,10 @@ mod tests {
         let c: Vec<u8> = (0..1_800_001u32).map(|i| (i % 13) as u8).collect();
         let srcs = sources(dir.path(), &[&a, &b, &c]);
         let all = [a.clone(), c.clone()].concat();
-        // Small pieces (several per read) and large ones (several reads per piece).
-        for (jobs, pl) in [(1, 16 * 1024), (3, 16 * 1024), (1, 1 << 20), (2, 1 << 20)] {
+        // Small pieces (several per read, hashed lanes at a time), pieces read one stripe per
+        // lane (128 KiB), pieces of several stripes (512 KiB), and fewer pieces than lanes.
+        let lengths = [16 << 10, 64 << 10, 128 << 10, 512 << 10, 1 << 20];
+        for (jobs, pl) in [1, 2, 3].into_iter().flat_map(|j| lengths.map(|l| (j, l))) {
             let got = hash_pieces(
                 &srcs,
                 pl,
@@ -964,7 +1006,38 @@ mod tests {
                 .map(|p| Sha1::digest(p).into())
                 .collect();
             let got: Vec<PieceHash> = got.into_iter().map(Result::unwrap).collect();
-            assert_eq!(got, want);
+            assert_eq!(got, want, "{jobs} jobs, piece length {pl}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_file_in_a_lane_group_fails_only_its_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let parts: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i + 1; 300_000]).collect();
+        let mut srcs = sources(dir.path(), &[&parts[0], &parts[1], &parts[2]]);
+        srcs[1].path = dir.path().join("gone");
+        let pl: usize = 128 * 1024; // 7 pieces: one group of four, then three on their own
+        let got = hash_pieces(
+            &srcs,
+            pl as u64,
+            HashOptions {
+                jobs: 1,
+                strict_size: false,
+            },
+            &|_| {},
+        );
+        let all = parts.concat();
+        let failed: Vec<usize> = (0..got.len()).filter(|&i| got[i].is_err()).collect();
+        // File 1 covers bytes 300,000..600,000: pieces 2, 3 and 4.
+        assert_eq!(failed, [2, 3, 4]);
+        for (i, r) in got.iter().enumerate() {
+            match r {
+                Ok(h) => assert_eq!(
+                    *h,
+                    <PieceHash>::from(Sha1::digest(&all[i * pl..((i + 1) * pl).min(all.len())]))
+                ),
+                Err(e) => assert_eq!(e.file, 1),
+            }
         }
     }
 

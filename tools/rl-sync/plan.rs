@@ -524,11 +524,11 @@ pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
                 }
             }
             p.dirs.push(info);
-            let sub = plan_dir(ctx, root, dst_is_dir, None);
+            let sub = plan_dir(ctx, root, dst_is_dir, None, None);
             p.merge(sub);
         }
         Some(name) => {
-            let sub = plan_dir(ctx, root, dst_is_dir, Some(name));
+            let sub = plan_dir(ctx, root, dst_is_dir, Some(name), None);
             p.merge(sub);
         }
     }
@@ -586,14 +586,37 @@ impl Listing {
     }
 }
 
+/// Where a directory to list is: its path (the top of the transfer), or its name inside an
+/// open parent directory.
+enum DirAt<'a> {
+    Path(&'a Path),
+    In(&'a OwnedFd, &'a OsStr),
+}
+
+impl<'a> DirAt<'a> {
+    /// `name` in `parent` when there is one, else `path`.
+    fn of(parent: Option<&'a OwnedFd>, name: &'a OsStr, path: &'a Path) -> Self {
+        match parent {
+            Some(fd) if !name.is_empty() => DirAt::In(fd, name),
+            _ => DirAt::Path(path),
+        }
+    }
+}
+
 /// Reads a directory: its listing (sorted) and the error that ended the reading early, if any.
-fn list_dir(path: &Path) -> io::Result<(Listing, Option<io::Error>)> {
+///
+/// Below the top, a directory is opened relative to its parent's descriptor: the kernel looks up
+/// one name instead of walking the whole path from the root again (a no-change re-run is mostly
+/// name lookups), and `O_NOFOLLOW` means a directory swapped for a symlink mid-run is not entered.
+fn list_dir(at: DirAt<'_>) -> io::Result<(Listing, Option<io::Error>)> {
     use rustix::fs::{FileType, Mode, OFlags, RawDir};
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match at {
+        DirAt::Path(path) => rustix::fs::open(path, flags, Mode::empty())?,
+        DirAt::In(parent, name) => {
+            rustix::fs::openat(parent, name, flags | OFlags::NOFOLLOW, Mode::empty())?
+        }
+    };
     let mut buf = Vec::new();
     let mut ents = Vec::new();
     let mut err = None;
@@ -635,17 +658,32 @@ fn list_dir(path: &Path) -> io::Result<(Listing, Option<io::Error>)> {
     ))
 }
 
+/// The open source and destination directories a subdirectory is planned from.
+#[derive(Clone, Copy)]
+struct Parent<'a> {
+    src: Option<&'a OwnedFd>,
+    dst: Option<&'a OwnedFd>,
+}
+
 /// Plans one directory (`rel`), then its subdirectories in parallel. `only`: consider just this
 /// source name and delete nothing (the top of a source given without a trailing slash).
-fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) -> Plan {
+/// `parent`: the directories `rel` is listed in (`None` at the top).
+fn plan_dir(
+    ctx: &Ctx,
+    rel: &Path,
+    dst_is_dir: bool,
+    only: Option<&OsString>,
+    parent: Option<Parent<'_>>,
+) -> Plan {
     let mut p = Plan::default();
     let src_dir = ctx.src_root.join(rel);
     let dst_dir = ctx.dst_root.join(rel);
+    let name = rel.file_name().unwrap_or_default();
     // Entries are `lstat`ed relative to their directory's descriptor (no path walk from the root
     // for every entry); the names are kept in one buffer per directory, sorted.
-    let src_list = match only {
+    let mut src_list = match only {
         Some(n) => Listing::single(n),
-        None => match list_dir(&src_dir) {
+        None => match list_dir(DirAt::of(parent.and_then(|p| p.src), name, &src_dir)) {
             Ok((l, err)) => {
                 if let Some(error) = err {
                     p.errors.push(PlanError {
@@ -673,7 +711,7 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
     // hashing of every name); `kept[i]`: entry i has a source entry that is not excluded.
     let mut dst_list = Listing::default();
     if dst_is_dir {
-        match list_dir(&dst_dir) {
+        match list_dir(DirAt::of(parent.and_then(|p| p.dst), name, &dst_dir)) {
             // Like a `read_dir` iterator's `flatten()`: a failure part-way ends the listing.
             Ok((l, _)) => dst_list = l,
             Err(error) => p.errors.push(PlanError {
@@ -870,7 +908,8 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
         }
     }
 
-    // Nothing of this directory's listing is needed below it.
+    // Nothing of this directory's listing is needed below it but the open directories.
+    let (src_fd, dst_fd) = (src_list.fd.take(), dst_list.fd.take());
     drop(src_list);
     drop(dst_list);
     drop(kept);
@@ -896,9 +935,13 @@ fn plan_dir(ctx: &Ctx, rel: &Path, dst_is_dir: bool, only: Option<&OsString>) ->
         drop(now);
     }
 
+    let here = Parent {
+        src: src_fd.as_ref(),
+        dst: dst_fd.as_ref(),
+    };
     let children: Vec<Plan> = subdirs
         .par_iter()
-        .map(|(r, exists)| plan_dir(ctx, r, *exists, None))
+        .map(|(r, exists)| plan_dir(ctx, r, *exists, None, Some(here)))
         .collect();
     for c in children {
         p.merge(c);

@@ -2,7 +2,7 @@
 //! the byte-for-byte comparison that decides every link, and extended attributes for `-X`.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -35,24 +35,32 @@ pub fn edges(path: &Path, size: u64) -> io::Result<Vec<u8>> {
 }
 
 /// The first part of [`edges`]: the first [`EDGE`] bytes, or the whole file when `size` is at
-/// most twice that. `f` must be at its start.
+/// most twice that (one byte more is asked for, so a file that grew since the scan differs).
 pub fn head(f: &mut File, size: u64) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity((2 * EDGE).min(size) as usize);
-    if size <= 2 * EDGE {
-        // Through `take`, not `File::read_to_end`, which asks the file its size first (one
-        // `statx` per file). One byte more than the limit still tells a file that grew apart.
-        f.take(2 * EDGE + 1).read_to_end(&mut buf)?;
-    } else {
-        f.take(EDGE).read_to_end(&mut buf)?;
-    }
-    Ok(buf)
+    let want = if size <= 2 * EDGE { 2 * EDGE + 1 } else { EDGE };
+    read_from(f, 0, want.min(size + 1))
 }
 
 /// The second part of [`edges`] for files of more than 2 * [`EDGE`] bytes: the last `EDGE`.
 pub fn tail(f: &mut File, size: u64) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(EDGE as usize);
-    f.seek(SeekFrom::Start(size - EDGE))?;
-    f.take(EDGE).read_to_end(&mut buf)?;
+    read_from(f, size - EDGE, EDGE)
+}
+
+/// Up to `len` bytes from offset `at` (fewer at the end of the file), by positional reads: no
+/// seek, and no extra read to find the end when the file is as long as expected.
+fn read_from(f: &File, at: u64, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match f.read_at(&mut buf[filled..], at + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
     Ok(buf)
 }
 

@@ -137,7 +137,9 @@ pub fn scan(
     filter: &PathFilter,
     criteria: &Criteria,
 ) -> (Scan, Vec<ScanError>) {
-    let seen: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+    // Each directory's files stay one batch: appending them to one growing vector would copy
+    // everything collected so far at every doubling (and fault in fresh pages for each copy).
+    let seen: Mutex<Vec<Vec<Seen>>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<ScanError>> = Mutex::new(Vec::new());
     for (i, root) in roots.iter().enumerate() {
         let i = i as u32;
@@ -207,9 +209,7 @@ pub fn scan(
                     });
                 }
                 if !out.is_empty() {
-                    seen.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .append(&mut out);
+                    seen.lock().unwrap_or_else(|p| p.into_inner()).push(out);
                 }
             },
             |rel, e| {
@@ -242,27 +242,81 @@ pub fn scan(
     )
 }
 
+/// The node table being built, with its index by (device, inode, and the name under `-f`).
+struct NodeTable<'a> {
+    criteria: &'a Criteria,
+    index: FastMap<(u64, u64, Option<OsString>), usize>,
+    nodes: Vec<Node>,
+}
+
+impl NodeTable<'_> {
+    fn add(&mut self, path: FilePath, (snap, nlink): (Snapshot, u64)) {
+        let name = if self.criteria.respect_name {
+            path.rel.file_name().map(|n| n.to_os_string())
+        } else {
+            None
+        };
+        match self.index.entry((snap.dev, snap.ino, name)) {
+            std::collections::hash_map::Entry::Occupied(e) => self.nodes[*e.get()].paths.push(path),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.nodes.len());
+                self.nodes.push(Node {
+                    snap,
+                    nlink,
+                    attrs: AttrKey::of(&snap, self.criteria),
+                    paths: vec![path],
+                });
+            }
+        }
+    }
+
+    /// The metadata of inode `ino` on `dev` when a node has it (never under `-f`, where the
+    /// index is by name too).
+    fn metadata(&self, dev: u64, ino: u64) -> Option<(Snapshot, u64)> {
+        let &i = self.index.get(&(dev, ino, None))?;
+        Some((self.nodes[i].snap, self.nodes[i].nlink))
+    }
+}
+
 /// Builds one node per inode (per inode and name with `-f`). Paths whose inode was not
 /// `lstat`ed take the metadata of the path that was; if there is none (the listed inode number
 /// was not the real one, as on a bind-mounted file), they are `lstat`ed now.
 fn group_by_inode(
-    seen: Vec<Seen>,
+    seen: Vec<Vec<Seen>>,
     roots: &[PathBuf],
     criteria: &Criteria,
     errors: &mut Vec<ScanError>,
 ) -> Vec<Node> {
+    let total = seen.iter().map(Vec::len).sum();
+    let mut table = NodeTable {
+        criteria,
+        index: FastMap::default(),
+        nodes: Vec::with_capacity(total),
+    };
+    table.index.reserve(total);
+    // First the paths that were `lstat`ed (one per inode), then the other names of their inodes.
+    // Those find their metadata in the index by the listed inode number; only where the index
+    // cannot answer (`-f` splits an inode by name; a listed number that is not the real one)
+    // is the metadata also kept by listed number.
     let mut known: FastMap<(u64, u64), (Snapshot, u64)> = FastMap::default();
-    known.reserve(seen.len());
-    for s in &seen {
-        if let Some(st) = s.stat {
-            known.insert(s.listed, st);
+    let mut later = Vec::new();
+    for s in seen.into_iter().flatten() {
+        match s.stat {
+            Some(st) => {
+                if criteria.respect_name || s.listed != (st.0.dev, st.0.ino) {
+                    known.insert(s.listed, st);
+                }
+                table.add(s.path, st);
+            }
+            None => later.push(s),
         }
     }
-    let mut index: FastMap<(u64, u64, Option<OsString>), usize> = FastMap::default();
-    index.reserve(known.len());
-    let mut nodes: Vec<Node> = Vec::with_capacity(known.len());
-    for s in seen {
-        let (snap, nlink) = match s.stat.or_else(|| known.get(&s.listed).copied()) {
+    for s in later {
+        let known_st = known
+            .get(&s.listed)
+            .copied()
+            .or_else(|| table.metadata(s.listed.0, s.listed.1));
+        let st = match known_st {
             Some(st) => st,
             None => {
                 match std::fs::symlink_metadata(join(&roots[s.path.root as usize], &s.path.rel)) {
@@ -276,27 +330,9 @@ fn group_by_inode(
                 }
             }
         };
-        let name = if criteria.respect_name {
-            s.path.rel.file_name().map(|n| n.to_os_string())
-        } else {
-            None
-        };
-        match index.entry((snap.dev, snap.ino, name)) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                nodes[*e.get()].paths.push(s.path);
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(nodes.len());
-                nodes.push(Node {
-                    snap,
-                    nlink,
-                    attrs: AttrKey::of(&snap, criteria),
-                    paths: vec![s.path],
-                });
-            }
-        }
+        table.add(s.path, st);
     }
-    nodes
+    table.nodes
 }
 
 /// `rel_dir/name` (`name` when `rel_dir` is empty) in one allocation of the exact size

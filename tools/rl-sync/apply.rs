@@ -405,10 +405,19 @@ impl Exec<'_> {
                     continue;
                 }
                 self.run.emit(&r);
-            } else if !self.dry_run
-                && let Err(e) = self.set_attrs(&self.dst_root.join(&d.rel), &d.src, Ty::Dir)
-            {
-                self.run.error(&self.dst_root, &d.rel, "attrs", &e);
+            } else if !self.dry_run {
+                // An existing directory whose owner and mode already match only needs its
+                // mtime back (entries renamed into it moved it); a new one gets everything
+                // (it was made writable for filling).
+                let path = self.dst_root.join(&d.rel);
+                let done = if d.new {
+                    self.set_attrs(&path, &d.src, Ty::Dir)
+                } else {
+                    set_mtime_nofollow(&path, &d.src)
+                };
+                if let Err(e) = done {
+                    self.run.error(&self.dst_root, &d.rel, "attrs", &e);
+                }
             }
         }
     }

@@ -251,6 +251,17 @@ struct NodeTable<'a> {
 
 impl NodeTable<'_> {
     fn add(&mut self, path: FilePath, (snap, nlink): (Snapshot, u64)) {
+        // A file with one link has no other path to meet: it is a node of its own, and the
+        // index (most of the scan's memory and hashing on a big tree) does not need it.
+        if nlink == 1 {
+            self.nodes.push(Node {
+                snap,
+                nlink,
+                attrs: AttrKey::of(&snap, self.criteria),
+                paths: vec![path],
+            });
+            return;
+        }
         let name = if self.criteria.respect_name {
             path.rel.file_name().map(|n| n.to_os_string())
         } else {
@@ -270,8 +281,8 @@ impl NodeTable<'_> {
         }
     }
 
-    /// The metadata of inode `ino` on `dev` when a node has it (never under `-f`, where the
-    /// index is by name too).
+    /// The metadata of inode `ino` on `dev` when a node with more than one link has it (never
+    /// under `-f`, where the index is by name too).
     fn metadata(&self, dev: u64, ino: u64) -> Option<(Snapshot, u64)> {
         let &i = self.index.get(&(dev, ino, None))?;
         Some((self.nodes[i].snap, self.nodes[i].nlink))
@@ -288,12 +299,17 @@ fn group_by_inode(
     errors: &mut Vec<ScanError>,
 ) -> Vec<Node> {
     let total = seen.iter().map(Vec::len).sum();
+    let linked = seen
+        .iter()
+        .flatten()
+        .filter(|s| s.stat.is_none_or(|(_, nlink)| nlink > 1))
+        .count();
     let mut table = NodeTable {
         criteria,
         index: FastMap::default(),
         nodes: Vec::with_capacity(total),
     };
-    table.index.reserve(total);
+    table.index.reserve(linked);
     // First the paths that were `lstat`ed (one per inode), then the other names of their inodes.
     // Those find their metadata in the index by the listed inode number; only where the index
     // cannot answer (`-f` splits an inode by name; a listed number that is not the real one)

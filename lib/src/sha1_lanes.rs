@@ -68,8 +68,14 @@ impl<const N: usize> Default for Sha1Lanes<N> {
 
 impl<const N: usize> Sha1Lanes<N> {
     pub fn new() -> Self {
+        Self::with_acceleration(accelerated())
+    }
+
+    /// The interleaved SHA-NI lanes when `accelerate` (the caller checked the CPU), else the
+    /// `sha1` crate per lane.
+    fn with_acceleration(accelerate: bool) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if accelerated() {
+        if accelerate {
             return Sha1Lanes {
                 lanes: Lanes::Native {
                     state: [INITIAL; N],
@@ -79,6 +85,7 @@ impl<const N: usize> Sha1Lanes<N> {
                 },
             };
         }
+        let _ = accelerate;
         Sha1Lanes {
             lanes: Lanes::Portable(Box::new(std::array::from_fn(|_| Sha1::new()))),
         }
@@ -400,6 +407,25 @@ mod tests {
             0xc2, 0x6c, 0x9c, 0xd0, 0xd8, 0x9d,
         ];
         assert!(out.iter().all(|d| *d == abc));
+    }
+
+    #[test]
+    fn the_portable_lanes_give_the_same_digests() {
+        let msgs: Vec<Vec<u8>> = (0..LANES as u32).map(|s| data(5000, s + 11)).collect();
+        let mut portable = Sha1Lanes::<LANES>::with_acceleration(false);
+        let mut native = Sha1Lanes::<LANES>::new();
+        for step in msgs[0]
+            .chunks(777)
+            .enumerate()
+            .map(|(i, c)| (i * 777, c.len()))
+        {
+            let parts: [&[u8]; LANES] = std::array::from_fn(|k| &msgs[k][step.0..step.0 + step.1]);
+            portable.update(parts);
+            native.update(parts);
+        }
+        let want: Vec<Sha1Digest> = msgs.iter().map(|m| reference(m)).collect();
+        assert_eq!(portable.finalize().to_vec(), want);
+        assert_eq!(native.finalize().to_vec(), want);
     }
 
     #[test]

@@ -8,13 +8,14 @@
 //! Errors are `io::Error`s (`InvalidData` for malformed XML or compressed data) so callers can
 //! report them like any other read failure.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use quick_xml::events::{BytesStart, Event};
 
-use crate::rpmvercmp::{Evr, flags};
+use crate::rpmvercmp::{Evr, EvrRef, flags};
 
 /// One metadata file named in `repomd.xml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,6 +333,48 @@ impl Package {
     }
 }
 
+/// One dependency entry as [`scan_primary`] reports it: borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub name: &'a str,
+    /// Relation bits ([`flags`]); 0 when unversioned (the EVR fields are then empty).
+    pub flags: u8,
+    pub evr: EvrRef<'a>,
+}
+
+impl EntryRef<'_> {
+    /// An owned copy.
+    pub fn to_dep(&self) -> Dep {
+        Dep {
+            name: self.name.to_owned(),
+            flags: self.flags,
+            evr: Evr {
+                epoch: self.evr.epoch,
+                version: self.evr.version.to_owned(),
+                release: self.evr.release.map(str::to_owned),
+            },
+        }
+    }
+}
+
+/// What [`scan_primary`] reports, in document order, for each `<package>`: `start`, then the
+/// fields as they come (any may be missing), then `end`. Strings are borrowed for the call only,
+/// so a sink keeps what it needs without the parser allocating per field.
+pub trait PrimarySink {
+    fn start(&mut self);
+    fn name(&mut self, name: &str);
+    fn arch(&mut self, arch: &str);
+    fn version(&mut self, evr: EvrRef<'_>);
+    /// The `pkgid="YES"` checksum (or the first checksum when none is marked).
+    fn pkgid(&mut self, id: &str);
+    fn location(&mut self, href: &str);
+    fn provide(&mut self, entry: EntryRef<'_>);
+    /// `requires` entries, `pre="1"` ones included.
+    fn require(&mut self, entry: EntryRef<'_>);
+    fn file(&mut self, path: &str);
+    fn end(&mut self);
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Section {
     None,
@@ -349,55 +392,107 @@ enum TextOf {
 }
 
 /// Streams primary.xml, calling `each` once per package. Returns the number of packages.
-pub fn parse_primary<R: BufRead>(input: R, mut each: impl FnMut(Package)) -> io::Result<u64> {
+pub fn parse_primary<R: BufRead>(input: R, each: impl FnMut(Package)) -> io::Result<u64> {
+    struct Build<F> {
+        pkg: Package,
+        each: F,
+    }
+    impl<F: FnMut(Package)> PrimarySink for Build<F> {
+        fn start(&mut self) {
+            self.pkg = Package::default();
+        }
+        fn name(&mut self, name: &str) {
+            self.pkg.name = name.to_owned();
+        }
+        fn arch(&mut self, arch: &str) {
+            self.pkg.arch = arch.to_owned();
+        }
+        fn version(&mut self, evr: EvrRef<'_>) {
+            self.pkg.evr = Evr {
+                epoch: evr.epoch,
+                version: evr.version.to_owned(),
+                release: evr.release.map(str::to_owned),
+            };
+        }
+        fn pkgid(&mut self, id: &str) {
+            self.pkg.pkgid = id.to_owned();
+        }
+        fn location(&mut self, href: &str) {
+            self.pkg.location = href.to_owned();
+        }
+        fn provide(&mut self, entry: EntryRef<'_>) {
+            self.pkg.provides.push(entry.to_dep());
+        }
+        fn require(&mut self, entry: EntryRef<'_>) {
+            self.pkg.requires.push(entry.to_dep());
+        }
+        fn file(&mut self, path: &str) {
+            self.pkg.files.push(path.to_owned());
+        }
+        fn end(&mut self) {
+            (self.each)(std::mem::take(&mut self.pkg));
+        }
+    }
+    scan_primary(
+        input,
+        &mut Build {
+            pkg: Package::default(),
+            each,
+        },
+    )
+}
+
+/// Streams primary.xml into `sink`. Returns the number of packages.
+pub fn scan_primary<R: BufRead>(input: R, sink: &mut impl PrimarySink) -> io::Result<u64> {
     let mut reader = quick_xml::Reader::from_reader(input);
     let mut buf = Vec::with_capacity(4096);
-    let mut pkg: Option<Package> = None;
+    let mut in_pkg = false;
+    let mut have_pkgid = false;
     let mut section = Section::None;
     let mut text_of = TextOf::None;
     let mut text = String::new();
     let mut pkgid_checksum = false;
     let mut count = 0u64;
     let mut saw_root = false;
+    let mut scratch = Scratch::default();
     loop {
         let ev = reader.read_event_into(&mut buf).map_err(xml_err)?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
                 match e.local_name().as_ref() {
+                    b"entry" if in_pkg && section != Section::None => {
+                        let entry = scratch.entry(e)?;
+                        if section == Section::Provides {
+                            sink.provide(entry);
+                        } else {
+                            sink.require(entry);
+                        }
+                    }
+                    b"file" if !empty => text_of = TextOf::File,
                     b"metadata" => saw_root = true,
                     b"package" => {
-                        pkg = Some(Package::default());
+                        in_pkg = true;
+                        have_pkgid = false;
                         section = Section::None;
+                        sink.start();
                     }
                     b"name" if !empty => text_of = TextOf::Name,
                     b"arch" if !empty => text_of = TextOf::Arch,
                     b"checksum" if !empty => {
                         text_of = TextOf::Checksum;
-                        pkgid_checksum = attr(e, b"pkgid")?.as_deref() == Some("YES");
+                        pkgid_checksum = e.attributes().with_checks(false).flatten().any(|a| {
+                            a.key.local_name().as_ref() == b"pkgid" && *a.value == *b"YES"
+                        });
                     }
-                    b"file" if !empty => text_of = TextOf::File,
-                    b"version" => {
-                        if let Some(p) = pkg.as_mut() {
-                            p.evr = evr_attrs(e)?;
-                        }
-                    }
+                    b"version" if in_pkg => sink.version(scratch.evr(e)?),
                     b"location" => {
-                        if let (Some(p), Some(h)) = (pkg.as_mut(), attr(e, b"href")?) {
-                            p.location = h;
+                        if in_pkg && let Some(h) = attr(e, b"href")? {
+                            sink.location(&h);
                         }
                     }
                     b"provides" if !empty => section = Section::Provides,
                     b"requires" if !empty => section = Section::Requires,
-                    b"entry" => {
-                        if let Some(p) = pkg.as_mut() {
-                            match section {
-                                Section::Provides => p.provides.push(dep_attrs(e)?),
-                                Section::Requires => p.requires.push(dep_attrs(e)?),
-                                Section::None => {}
-                            }
-                        }
-                    }
                     b"conflicts" | b"obsoletes" | b"recommends" | b"suggests" | b"supplements"
                     | b"enhances" => section = Section::None,
                     _ => {}
@@ -414,22 +509,22 @@ pub fn parse_primary<R: BufRead>(input: R, mut each: impl FnMut(Package)) -> io:
             }
             Event::GeneralRef(ref r) if text_of != TextOf::None => push_ref(&mut text, r)?,
             Event::End(ref e) => match e.local_name().as_ref() {
-                b"package" => {
-                    if let Some(p) = pkg.take() {
-                        count += 1;
-                        each(p);
-                    }
+                b"package" if in_pkg => {
+                    in_pkg = false;
+                    count += 1;
+                    sink.end();
                 }
                 b"provides" | b"requires" => section = Section::None,
                 b"name" | b"arch" | b"checksum" | b"file" => {
-                    if let Some(p) = pkg.as_mut() {
+                    if in_pkg {
                         match text_of {
-                            TextOf::Name => p.name = std::mem::take(&mut text),
-                            TextOf::Arch => p.arch = std::mem::take(&mut text),
-                            TextOf::Checksum if pkgid_checksum || p.pkgid.is_empty() => {
-                                p.pkgid = std::mem::take(&mut text)
+                            TextOf::Name => sink.name(&text),
+                            TextOf::Arch => sink.arch(&text),
+                            TextOf::Checksum if pkgid_checksum || !have_pkgid => {
+                                have_pkgid = true;
+                                sink.pkgid(&text);
                             }
-                            TextOf::File => p.files.push(std::mem::take(&mut text)),
+                            TextOf::File => sink.file(&text),
                             _ => {}
                         }
                     }
@@ -447,10 +542,108 @@ pub fn parse_primary<R: BufRead>(input: R, mut each: impl FnMut(Package)) -> io:
             "not a primary.xml document (no <metadata> element)",
         ));
     }
-    if pkg.is_some() {
+    if in_pkg {
         return Err(invalid("truncated primary.xml (unclosed <package>)"));
     }
     Ok(count)
+}
+
+/// Buffers for attribute values that hold an entity (the rest are borrowed as they are).
+#[derive(Default)]
+struct Scratch {
+    name: String,
+    ver: String,
+    rel: String,
+}
+
+/// An attribute value as a string: borrowed, or unescaped into `into` when it holds an entity.
+fn value_str<'a>(
+    a: &quick_xml::events::attributes::Attribute<'a>,
+    into: &'a mut String,
+) -> io::Result<&'a str> {
+    match &a.value {
+        Cow::Borrowed(v) if !v.contains(&b'&') => std::str::from_utf8(v).map_err(xml_err),
+        _ => {
+            into.clear();
+            into.push_str(&a.unescape_value().map_err(xml_err)?);
+            Ok(into)
+        }
+    }
+}
+
+impl Scratch {
+    fn evr<'a>(&'a mut self, e: &'a BytesStart<'_>) -> io::Result<EvrRef<'a>> {
+        let (mut epoch, mut ver, mut rel) = (None, None, None);
+        for a in e.attributes().with_checks(false) {
+            let a = a.map_err(xml_err)?;
+            match a.key.local_name().as_ref() {
+                b"epoch" => epoch = epoch_value(&a.value),
+                b"ver" => ver = Some(a),
+                b"rel" => rel = Some(a),
+                _ => {}
+            }
+        }
+        Ok(EvrRef {
+            epoch,
+            version: match &ver {
+                Some(a) => value_str(a, &mut self.ver)?,
+                None => "",
+            },
+            release: match &rel {
+                Some(a) => Some(value_str(a, &mut self.rel)?).filter(|r| !r.is_empty()),
+                None => None,
+            },
+        })
+    }
+
+    fn entry<'a>(&'a mut self, e: &'a BytesStart<'_>) -> io::Result<EntryRef<'a>> {
+        let (mut name, mut fl, mut epoch, mut ver, mut rel) = (None, 0u8, None, None, None);
+        for a in e.attributes().with_checks(false) {
+            let a = a.map_err(xml_err)?;
+            match a.key.local_name().as_ref() {
+                b"name" => name = Some(a),
+                b"flags" => {
+                    fl = std::str::from_utf8(&a.value)
+                        .ok()
+                        .and_then(flags::from_repodata)
+                        .unwrap_or(0)
+                }
+                b"epoch" => epoch = epoch_value(&a.value),
+                b"ver" => ver = Some(a),
+                b"rel" => rel = Some(a),
+                _ => {}
+            }
+        }
+        let name = match &name {
+            Some(a) => value_str(a, &mut self.name)?,
+            None => "",
+        };
+        if name.is_empty() {
+            return Err(invalid("dependency entry without a name"));
+        }
+        if fl == 0 {
+            return Ok(EntryRef {
+                name,
+                flags: 0,
+                evr: EvrRef::default(),
+            });
+        }
+        Ok(EntryRef {
+            name,
+            flags: fl,
+            evr: EvrRef {
+                epoch,
+                version: match &ver {
+                    Some(a) => value_str(a, &mut self.ver)?,
+                    None => "",
+                },
+                release: match &rel {
+                    Some(a) => Some(value_str(a, &mut self.rel)?).filter(|r| !r.is_empty()),
+                    None => None,
+                },
+            },
+        })
+    }
 }
 
 /// Streams filelists.xml, calling `each(pkgid, path)` for every file and directory listed.
@@ -520,62 +713,6 @@ fn epoch_value(v: &[u8]) -> Option<u64> {
         .parse::<u64>()
         .unwrap_or(u64::MAX);
     (e != 0).then_some(e)
-}
-
-/// An attribute value as an owned string (unescaped only when it holds an entity).
-fn attr_string(a: &quick_xml::events::attributes::Attribute<'_>) -> io::Result<String> {
-    if a.value.contains(&b'&') {
-        Ok(a.unescape_value().map_err(xml_err)?.into_owned())
-    } else {
-        String::from_utf8(a.value.to_vec()).map_err(xml_err)
-    }
-}
-
-fn evr_attrs(e: &BytesStart<'_>) -> io::Result<Evr> {
-    let mut evr = Evr::default();
-    for a in e.attributes().with_checks(false) {
-        let a = a.map_err(xml_err)?;
-        match a.key.local_name().as_ref() {
-            b"epoch" => evr.epoch = epoch_value(&a.value),
-            b"ver" => evr.version = attr_string(&a)?,
-            b"rel" => evr.release = Some(attr_string(&a)?).filter(|r| !r.is_empty()),
-            _ => {}
-        }
-    }
-    Ok(evr)
-}
-
-fn dep_attrs(e: &BytesStart<'_>) -> io::Result<Dep> {
-    let mut name = String::new();
-    let mut fl = 0u8;
-    let mut evr = Evr::default();
-    for a in e.attributes().with_checks(false) {
-        let a = a.map_err(xml_err)?;
-        match a.key.local_name().as_ref() {
-            b"name" => name = attr_string(&a)?,
-            b"flags" => {
-                fl = std::str::from_utf8(&a.value)
-                    .ok()
-                    .and_then(flags::from_repodata)
-                    .unwrap_or(0)
-            }
-            b"epoch" => evr.epoch = epoch_value(&a.value),
-            b"ver" => evr.version = attr_string(&a)?,
-            b"rel" => evr.release = Some(attr_string(&a)?).filter(|r| !r.is_empty()),
-            _ => {}
-        }
-    }
-    if name.is_empty() {
-        return Err(invalid("dependency entry without a name"));
-    }
-    if fl == 0 {
-        evr = Evr::default();
-    }
-    Ok(Dep {
-        name,
-        flags: fl,
-        evr,
-    })
 }
 
 #[cfg(test)]

@@ -872,8 +872,11 @@ impl repodata::PrimarySink for Reader {
     }
 }
 
+/// filelists.xml, opened (and decompressing) in case it is needed.
+type Filelists = Option<(PathBuf, io::Result<(Compression, repodata::ReadAhead)>)>;
+
 /// What one primary.xml reader thread returns.
-type PrimaryResult = Result<(repodata::RepoMd, Compression, u64, Data), RepoError>;
+type PrimaryResult = Result<(repodata::RepoMd, Compression, u64, Data, Filelists), RepoError>;
 
 /// Reads one repository's repomd.xml and primary.xml into a [`Data`].
 fn read_primary(repo: &RepoInput, ri: usize, check: bool) -> PrimaryResult {
@@ -893,8 +896,19 @@ fn read_primary(repo: &RepoInput, ri: usize, check: bool) -> PrimaryResult {
         )
     })?;
     let primary_rel = PathBuf::from(href);
-    let (compression, input) = repodata::open_metadata(&repo.root.join(href))
+    // filelists.xml is decompressed by the same thread once primary.xml is, while primary is
+    // still being parsed (a bounded queue ahead; dropped unread when no file needs it).
+    let filelists_rel = md.href("filelists").map(PathBuf::from);
+    let mut paths = vec![repo.root.join(href)];
+    paths.extend(filelists_rel.iter().map(|f| repo.root.join(f)));
+    let mut opened =
+        repodata::open_metadata_chain(&paths.iter().map(|p| p.as_path()).collect::<Vec<_>>())
+            .into_iter();
+    let (compression, input) = opened
+        .next()
+        .expect("primary opened")
         .map_err(|e| err(&primary_rel, "read-primary", e))?;
+    let filelists = filelists_rel.map(|rel| (rel, opened.next().expect("filelists opened")));
     let mut reader = Reader {
         data: Data::new(),
         repo: ri,
@@ -914,7 +928,7 @@ fn read_primary(repo: &RepoInput, ri: usize, check: bool) -> PrimaryResult {
     };
     let count = repodata::scan_primary(input, &mut reader)
         .map_err(|e| err(&primary_rel, "read-primary", e))?;
-    Ok((md, compression, count, reader.data))
+    Ok((md, compression, count, reader.data, filelists))
 }
 
 /// Runs the closure check over `repos`.
@@ -937,17 +951,17 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
             .collect()
     });
     let mut summaries = Vec::new();
-    let mut repomds = Vec::new();
+    let mut filelists: Vec<Filelists> = Vec::new();
     let mut all: Option<Data> = None;
     for (repo, res) in repos.iter().zip(results) {
-        let (md, compression, count, data) = res?;
+        let (_md, compression, count, data, fl) = res?;
+        filelists.push(fl);
         summaries.push(RepoSummary {
             root: repo.root.clone(),
             packages: count,
             compression,
             read_filelists: false,
         });
-        repomds.push(md);
         match all.as_mut() {
             None => all = Some(data),
             Some(a) => a.merge(data),
@@ -1095,14 +1109,13 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         let per_repo: Vec<FilelistsResult> = std::thread::scope(|scope| {
             let handles: Vec<_> = repos
                 .iter()
+                .zip(filelists)
                 .enumerate()
-                .map(|(ri, repo)| {
-                    let href = repomds[ri].href("filelists").map(str::to_owned);
+                .map(|(ri, (repo, fl))| {
                     scope.spawn(move || {
-                        let Some(href) = href else {
+                        let Some((rel, opened)) = fl else {
                             return Ok(None);
                         };
-                        let rel = PathBuf::from(&href);
                         let err = |error| RepoError {
                             root: repo.root.clone(),
                             path: rel.clone(),
@@ -1110,17 +1123,18 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
                             error,
                         };
                         let mut found = Vec::new();
-                        let (_, reader) =
-                            repodata::open_metadata(&repo.root.join(&href)).map_err(err)?;
-                        repodata::parse_filelists(reader, |pkgid, file| {
-                            if file.len() < lengths.len()
-                                && lengths[file.len()]
-                                && let Some(&f) = missing.get(file)
-                                && let Some(&idx) = by_id[ri].get(pkgid)
-                            {
-                                found.push((f, idx));
-                            }
-                        })
+                        let (_, reader) = opened.map_err(err)?;
+                        repodata::scan_filelists(
+                            reader,
+                            |len| len < lengths.len() && lengths[len],
+                            |pkgid, file| {
+                                if let Some(&f) = missing.get(file)
+                                    && let Some(&idx) = by_id[ri].get(pkgid)
+                                {
+                                    found.push((f, idx));
+                                }
+                            },
+                        )
                         .map_err(err)?;
                         Ok(Some(found))
                     })

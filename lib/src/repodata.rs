@@ -160,10 +160,34 @@ impl Compression {
 }
 
 /// Opens a metadata file and decompresses it on the fly.
-pub fn open_metadata(path: &Path) -> io::Result<(Compression, Box<dyn BufRead + Send>)> {
-    let mut raw = BufReader::with_capacity(1 << 16, File::open(path)?);
-    let kind = Compression::sniff(raw.fill_buf()?);
-    Ok((kind, decompress(kind, raw)?))
+pub fn open_metadata(path: &Path) -> io::Result<(Compression, ReadAhead)> {
+    open_metadata_chain(&[path])
+        .pop()
+        .expect("one result per path")
+}
+
+/// Opens several metadata files whose decompression runs on one thread, one file after the
+/// other, each a bounded queue of blocks ahead of its reader: the second file is decompressed
+/// while the first one's reader is still busy, without a core of its own. A reader dropped
+/// unread stops its file's decompression.
+pub fn open_metadata_chain(paths: &[&Path]) -> Vec<io::Result<(Compression, ReadAhead)>> {
+    let mut out = Vec::new();
+    let mut decoders = Vec::new();
+    for path in paths {
+        let opened = (|| {
+            let mut raw = BufReader::with_capacity(1 << 16, File::open(path)?);
+            let kind = Compression::sniff(raw.fill_buf()?);
+            Ok((kind, decoder(kind, raw)?))
+        })();
+        out.push(opened.map(|(kind, dec)| {
+            decoders.push(dec);
+            kind
+        }));
+    }
+    let mut readers = ReadAhead::spawn(decoders).into_iter();
+    out.into_iter()
+        .map(|r| r.map(|kind| (kind, readers.next().expect("one reader per decoder"))))
+        .collect()
 }
 
 /// Wraps a reader in the decoder for `kind`. Decompression runs on its own thread, a bounded
@@ -173,8 +197,20 @@ pub fn decompress<R: BufRead + Send + 'static>(
     kind: Compression,
     raw: R,
 ) -> io::Result<Box<dyn BufRead + Send>> {
-    let decoder: Box<dyn Read + Send> = match kind {
-        Compression::None => return Ok(Box::new(raw)),
+    let dec = decoder(kind, raw)?;
+    Ok(Box::new(
+        ReadAhead::spawn(vec![dec])
+            .pop()
+            .expect("one reader per decoder"),
+    ))
+}
+
+fn decoder<R: BufRead + Send + 'static>(
+    kind: Compression,
+    raw: R,
+) -> io::Result<Box<dyn Read + Send>> {
+    Ok(match kind {
+        Compression::None => Box::new(raw),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
         Compression::Xz => Box::new(lzma_rust2::XzReader::new(raw, true)),
         Compression::Zstd => {
@@ -183,8 +219,7 @@ pub fn decompress<R: BufRead + Send + 'static>(
             Box::new(ZstdFrames(dec))
         }
         Compression::Bzip2 => Box::new(bzip2_rs::DecoderReader::new(raw)),
-    };
-    Ok(Box::new(ReadAhead::spawn(decoder)))
+    })
 }
 
 /// Size of one decompressed block handed from the decoder thread to the parser.
@@ -192,53 +227,78 @@ pub const BLOCK: usize = 1 << 18;
 /// How many blocks the decoder thread may run ahead.
 pub const AHEAD: usize = 16;
 
-/// The reading end of a decoder thread.
-struct ReadAhead {
+/// The reading end of a decoder thread. Blocks go back to the thread once read, so a file is
+/// decompressed into the same few blocks over and over (no fresh pages to fault in).
+pub struct ReadAhead {
     rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    back: std::sync::mpsc::SyncSender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
     done: bool,
 }
 
 impl ReadAhead {
-    fn spawn(mut inner: Box<dyn Read + Send>) -> ReadAhead {
-        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
-        std::thread::spawn(move || {
-            loop {
-                let mut block = vec![0u8; BLOCK];
-                let mut filled = 0;
-                let result = loop {
-                    match inner.read(&mut block[filled..]) {
-                        Ok(0) => break Ok(()),
-                        Ok(n) => {
-                            filled += n;
-                            if filled == block.len() {
-                                break Ok(());
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
+    /// One thread decompressing `inputs` in turn, one reader each.
+    fn spawn(inputs: Vec<Box<dyn Read + Send>>) -> Vec<ReadAhead> {
+        let mut readers = Vec::new();
+        let mut ends = Vec::new();
+        for _ in &inputs {
+            let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+            let (back, back_rx) = std::sync::mpsc::sync_channel(AHEAD + 2);
+            readers.push(ReadAhead {
+                rx,
+                back,
+                cur: Vec::new(),
+                pos: 0,
+                done: false,
+            });
+            ends.push((tx, back_rx));
+        }
+        if !inputs.is_empty() {
+            std::thread::spawn(move || {
+                for (inner, (tx, back_rx)) in inputs.into_iter().zip(ends) {
+                    pump(inner, &tx, &back_rx);
+                }
+            });
+        }
+        readers
+    }
+}
+
+/// Decompresses `inner` into blocks sent on `tx` until the end, an error or the reader is gone.
+fn pump(
+    mut inner: Box<dyn Read + Send>,
+    tx: &std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+    back: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut block = back.try_recv().unwrap_or_default();
+        block.resize(BLOCK, 0);
+        let mut filled = 0;
+        let result = loop {
+            match inner.read(&mut block[filled..]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    filled += n;
+                    if filled == block.len() {
+                        break Ok(());
                     }
-                };
-                block.truncate(filled);
-                let last = filled < BLOCK;
-                if filled > 0 && tx.send(Ok(block)).is_err() {
-                    return; // the reader is gone
                 }
-                if let Err(e) = result {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-                if last {
-                    return;
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
             }
-        });
-        ReadAhead {
-            rx,
-            cur: Vec::new(),
-            pos: 0,
-            done: false,
+        };
+        block.truncate(filled);
+        let last = filled < BLOCK;
+        if filled > 0 && tx.send(Ok(block)).is_err() {
+            return; // the reader is gone
+        }
+        if let Err(e) = result {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        if last {
+            return;
         }
     }
 }
@@ -254,11 +314,28 @@ impl Read for ReadAhead {
 }
 
 impl BufRead for ReadAhead {
+    #[inline]
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.cur.len() && !self.done {
+            self.next_block()?;
+        }
+        Ok(&self.cur[self.pos..])
+    }
+
+    #[inline]
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.cur.len());
+    }
+}
+
+impl ReadAhead {
+    #[cold]
+    fn next_block(&mut self) -> io::Result<()> {
         while self.pos == self.cur.len() && !self.done {
             match self.rx.recv() {
                 Ok(Ok(block)) => {
-                    self.cur = block;
+                    let used = std::mem::replace(&mut self.cur, block);
+                    let _ = self.back.try_send(used);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => {
@@ -268,11 +345,7 @@ impl BufRead for ReadAhead {
                 Err(_) => self.done = true,
             }
         }
-        Ok(&self.cur[self.pos..])
-    }
-
-    fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.cur.len());
+        Ok(())
     }
 }
 
@@ -647,30 +720,57 @@ impl Scratch {
 }
 
 /// Streams filelists.xml, calling `each(pkgid, path)` for every file and directory listed.
-pub fn parse_filelists<R: BufRead>(input: R, mut each: impl FnMut(&str, &str)) -> io::Result<()> {
+pub fn parse_filelists<R: BufRead>(input: R, each: impl FnMut(&str, &str)) -> io::Result<()> {
+    scan_filelists(input, |_| true, each)
+}
+
+/// Streams filelists.xml, calling `each(pkgid, path)` for the files and directories whose path
+/// length in bytes `want_len` accepts: the others are not even checked for valid UTF-8, and a
+/// caller looking for a few paths skips most of the file that way.
+pub fn scan_filelists<R: BufRead>(
+    input: R,
+    want_len: impl Fn(usize) -> bool,
+    mut each: impl FnMut(&str, &str),
+) -> io::Result<()> {
     let mut reader = quick_xml::Reader::from_reader(input);
     let mut buf = Vec::with_capacity(4096);
     let mut pkgid = String::new();
     let mut in_file = false;
-    let mut text = String::new();
+    let mut text: Vec<u8> = Vec::new();
     let mut saw_root = false;
     loop {
         match reader.read_event_into(&mut buf).map_err(xml_err)? {
             Event::Start(e) => match e.local_name().as_ref() {
-                b"filelists" => saw_root = true,
-                b"package" => pkgid = attr(&e, b"pkgid")?.unwrap_or_default(),
                 b"file" => {
                     in_file = true;
                     text.clear();
                 }
+                b"package" => {
+                    pkgid.clear();
+                    for a in e.attributes().with_checks(false) {
+                        let a = a.map_err(xml_err)?;
+                        if a.key.local_name().as_ref() == b"pkgid" {
+                            let mut unescaped = String::new();
+                            pkgid.push_str(value_str(&a, &mut unescaped)?);
+                            break;
+                        }
+                    }
+                }
+                b"filelists" => saw_root = true,
                 _ => {}
             },
             Event::Empty(e) if e.local_name().as_ref() == b"filelists" => saw_root = true,
-            Event::Text(t) if in_file => text.push_str(&t.decode().map_err(xml_err)?),
-            Event::GeneralRef(r) if in_file => push_ref(&mut text, &r)?,
-            Event::End(e) if e.local_name().as_ref() == b"file" => {
+            Event::Text(t) if in_file => text.extend_from_slice(&t),
+            Event::GeneralRef(r) if in_file => {
+                let mut s = String::new();
+                push_ref(&mut s, &r)?;
+                text.extend_from_slice(s.as_bytes());
+            }
+            Event::End(e) if in_file && e.local_name().as_ref() == b"file" => {
                 in_file = false;
-                each(&pkgid, &text);
+                if want_len(text.len()) {
+                    each(&pkgid, std::str::from_utf8(&text).map_err(xml_err)?);
+                }
             }
             Event::Eof => break,
             _ => {}

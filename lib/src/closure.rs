@@ -926,7 +926,7 @@ fn read_primary(repo: &RepoInput, ri: usize, check: bool) -> PrimaryResult {
             check,
         },
     };
-    let count = repodata::scan_primary(input, &mut reader)
+    let count = repodata::scan_primary_threaded(input, &mut reader)
         .map_err(|e| err(&primary_rel, "read-primary", e))?;
     Ok((md, compression, count, reader.data, filelists))
 }

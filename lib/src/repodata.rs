@@ -621,6 +621,192 @@ pub fn scan_primary<R: BufRead>(input: R, sink: &mut impl PrimarySink) -> io::Re
     Ok(count)
 }
 
+/// [`scan_primary`] with the XML parsing on a thread of its own: the parser records what it
+/// reports in batches (strings copied into one buffer per batch, batches reused), and the
+/// calling thread replays them into `sink`. Parsing and whatever the sink does then run on two
+/// cores; memory stays a few batches.
+pub fn scan_primary_threaded<R: BufRead + Send>(
+    input: R,
+    sink: &mut impl PrimarySink,
+) -> io::Result<u64> {
+    use std::sync::mpsc;
+    let (tx, rx) = mpsc::sync_channel::<Recorded>(8);
+    let (back_tx, back_rx) = mpsc::sync_channel::<Recorded>(10);
+    std::thread::scope(|scope| {
+        let parser = scope.spawn(move || {
+            let mut rec = Recorder {
+                cur: Recorded::default(),
+                packages: 0,
+                tx,
+                back: back_rx,
+                gone: false,
+            };
+            let n = scan_primary(input, &mut rec);
+            if !rec.cur.events.is_empty() && !rec.gone {
+                let _ = rec.tx.send(std::mem::take(&mut rec.cur));
+            }
+            n
+        });
+        for batch in rx {
+            batch.replay(sink);
+            let _ = back_tx.try_send(batch);
+        }
+        parser.join().expect("primary parser thread")
+    })
+}
+
+/// Packages per recorded batch.
+const RECORDED_PACKAGES: u32 = 64;
+
+/// A string in a [`Recorded`] batch's buffer.
+#[derive(Clone, Copy)]
+struct Span(u32, u32);
+
+#[derive(Clone, Copy)]
+struct SpanEvr {
+    epoch: Option<u64>,
+    version: Span,
+    release: Option<Span>,
+}
+
+#[derive(Clone, Copy)]
+enum Recorded1 {
+    Start,
+    End,
+    Name(Span),
+    Arch(Span),
+    Pkgid(Span),
+    Location(Span),
+    File(Span),
+    Version(SpanEvr),
+    Provide(Span, u8, SpanEvr),
+    Require(Span, u8, SpanEvr),
+}
+
+#[derive(Default)]
+struct Recorded {
+    text: String,
+    events: Vec<Recorded1>,
+}
+
+impl Recorded {
+    fn span(&mut self, s: &str) -> Span {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        Span(start, s.len() as u32)
+    }
+
+    fn evr(&mut self, e: EvrRef<'_>) -> SpanEvr {
+        SpanEvr {
+            epoch: e.epoch,
+            version: self.span(e.version),
+            release: e.release.map(|r| self.span(r)),
+        }
+    }
+
+    fn replay(&self, sink: &mut impl PrimarySink) {
+        let s = |sp: Span| &self.text[sp.0 as usize..(sp.0 + sp.1) as usize];
+        let evr = |e: SpanEvr| EvrRef {
+            epoch: e.epoch,
+            version: s(e.version),
+            release: e.release.map(s),
+        };
+        for &ev in &self.events {
+            match ev {
+                Recorded1::Start => sink.start(),
+                Recorded1::End => sink.end(),
+                Recorded1::Name(x) => sink.name(s(x)),
+                Recorded1::Arch(x) => sink.arch(s(x)),
+                Recorded1::Pkgid(x) => sink.pkgid(s(x)),
+                Recorded1::Location(x) => sink.location(s(x)),
+                Recorded1::File(x) => sink.file(s(x)),
+                Recorded1::Version(e) => sink.version(evr(e)),
+                Recorded1::Provide(n, flags, e) => sink.provide(EntryRef {
+                    name: s(n),
+                    flags,
+                    evr: evr(e),
+                }),
+                Recorded1::Require(n, flags, e) => sink.require(EntryRef {
+                    name: s(n),
+                    flags,
+                    evr: evr(e),
+                }),
+            }
+        }
+    }
+}
+
+/// The parser side of [`scan_primary_threaded`].
+struct Recorder {
+    cur: Recorded,
+    packages: u32,
+    tx: std::sync::mpsc::SyncSender<Recorded>,
+    back: std::sync::mpsc::Receiver<Recorded>,
+    /// The replaying side stopped: record nothing more.
+    gone: bool,
+}
+
+impl Recorder {
+    fn push(&mut self, ev: Recorded1) {
+        self.cur.events.push(ev);
+    }
+}
+
+impl PrimarySink for Recorder {
+    fn start(&mut self) {
+        self.push(Recorded1::Start);
+    }
+    fn name(&mut self, name: &str) {
+        let x = self.cur.span(name);
+        self.push(Recorded1::Name(x));
+    }
+    fn arch(&mut self, arch: &str) {
+        let x = self.cur.span(arch);
+        self.push(Recorded1::Arch(x));
+    }
+    fn version(&mut self, evr: EvrRef<'_>) {
+        let e = self.cur.evr(evr);
+        self.push(Recorded1::Version(e));
+    }
+    fn pkgid(&mut self, id: &str) {
+        let x = self.cur.span(id);
+        self.push(Recorded1::Pkgid(x));
+    }
+    fn location(&mut self, href: &str) {
+        let x = self.cur.span(href);
+        self.push(Recorded1::Location(x));
+    }
+    fn provide(&mut self, entry: EntryRef<'_>) {
+        let n = self.cur.span(entry.name);
+        let e = self.cur.evr(entry.evr);
+        self.push(Recorded1::Provide(n, entry.flags, e));
+    }
+    fn require(&mut self, entry: EntryRef<'_>) {
+        let n = self.cur.span(entry.name);
+        let e = self.cur.evr(entry.evr);
+        self.push(Recorded1::Require(n, entry.flags, e));
+    }
+    fn file(&mut self, path: &str) {
+        let x = self.cur.span(path);
+        self.push(Recorded1::File(x));
+    }
+    fn end(&mut self) {
+        self.push(Recorded1::End);
+        self.packages += 1;
+        if self.packages.is_multiple_of(RECORDED_PACKAGES) && !self.gone {
+            let mut next = self.back.try_recv().unwrap_or_default();
+            next.text.clear();
+            next.events.clear();
+            let full = std::mem::replace(&mut self.cur, next);
+            self.gone = self.tx.send(full).is_err();
+        }
+        if self.gone {
+            self.cur.text.clear();
+            self.cur.events.clear();
+        }
+    }
+}
+
 /// Buffers for attribute values that hold an entity (the rest are borrowed as they are).
 #[derive(Default)]
 struct Scratch {
@@ -859,6 +1045,68 @@ mod tests {
         assert_eq!(p.requires[0].name, "(a >= 1.0 or b)");
         assert_eq!(p.requires[1].to_string(), "libc >= 2.34");
         assert_eq!(p.files, vec!["/usr/bin/a&b", "/etc/fix"]);
+    }
+
+    /// Writes down every call, to compare two ways of scanning.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl PrimarySink for Log {
+        fn start(&mut self) {
+            self.0.push("start".into());
+        }
+        fn name(&mut self, name: &str) {
+            self.0.push(format!("name {name}"));
+        }
+        fn arch(&mut self, arch: &str) {
+            self.0.push(format!("arch {arch}"));
+        }
+        fn version(&mut self, evr: EvrRef<'_>) {
+            self.0.push(format!("version {evr:?}"));
+        }
+        fn pkgid(&mut self, id: &str) {
+            self.0.push(format!("pkgid {id}"));
+        }
+        fn location(&mut self, href: &str) {
+            self.0.push(format!("location {href}"));
+        }
+        fn provide(&mut self, e: EntryRef<'_>) {
+            self.0.push(format!("provide {e:?}"));
+        }
+        fn require(&mut self, e: EntryRef<'_>) {
+            self.0.push(format!("require {e:?}"));
+        }
+        fn file(&mut self, path: &str) {
+            self.0.push(format!("file {path}"));
+        }
+        fn end(&mut self) {
+            self.0.push("end".into());
+        }
+    }
+
+    #[test]
+    fn threaded_scan_reports_the_same() {
+        let one = PRIMARY
+            .split_once("<package")
+            .and_then(|(_, rest)| rest.rsplit_once("</package>"))
+            .map(|(body, _)| format!("<package{body}</package>\n"))
+            .unwrap();
+        let doc = format!(
+            "<metadata>{}</metadata>",
+            (0..150)
+                .map(|i| one.replace("fix-lib", &format!("fix-lib{i}")))
+                .collect::<String>()
+        );
+        let (mut a, mut b) = (Log::default(), Log::default());
+        assert_eq!(scan_primary(Cursor::new(&doc), &mut a).unwrap(), 150);
+        assert_eq!(
+            scan_primary_threaded(Cursor::new(&doc), &mut b).unwrap(),
+            150
+        );
+        assert_eq!(a.0.len(), 150 * 13);
+        assert_eq!(a.0, b.0);
+        let mut c = Log::default();
+        assert!(scan_primary_threaded(Cursor::new(&doc[..doc.len() / 2]), &mut c).is_err());
     }
 
     #[test]

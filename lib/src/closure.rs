@@ -876,7 +876,7 @@ impl repodata::PrimarySink for Reader {
 type Filelists = Option<(PathBuf, io::Result<(Compression, repodata::ReadAhead)>)>;
 
 /// What one primary.xml reader thread returns.
-type PrimaryResult = Result<(repodata::RepoMd, Compression, u64, Data, Filelists), RepoError>;
+type PrimaryResult = Result<(repodata::RepoMd, Compression, u64, Data), RepoError>;
 
 /// Reads one repository's repomd.xml and primary.xml into a [`Data`].
 fn read_primary(repo: &RepoInput, ri: usize, check: bool) -> PrimaryResult {
@@ -896,19 +896,8 @@ fn read_primary(repo: &RepoInput, ri: usize, check: bool) -> PrimaryResult {
         )
     })?;
     let primary_rel = PathBuf::from(href);
-    // filelists.xml is decompressed by the same thread once primary.xml is, while primary is
-    // still being parsed (a bounded queue ahead; dropped unread when no file needs it).
-    let filelists_rel = md.href("filelists").map(PathBuf::from);
-    let mut paths = vec![repo.root.join(href)];
-    paths.extend(filelists_rel.iter().map(|f| repo.root.join(f)));
-    let mut opened =
-        repodata::open_metadata_chain(&paths.iter().map(|p| p.as_path()).collect::<Vec<_>>())
-            .into_iter();
-    let (compression, input) = opened
-        .next()
-        .expect("primary opened")
+    let (compression, input) = repodata::open_metadata(&repo.root.join(href))
         .map_err(|e| err(&primary_rel, "read-primary", e))?;
-    let filelists = filelists_rel.map(|rel| (rel, opened.next().expect("filelists opened")));
     let mut reader = Reader {
         data: Data::new(),
         repo: ri,
@@ -928,7 +917,7 @@ fn read_primary(repo: &RepoInput, ri: usize, check: bool) -> PrimaryResult {
     };
     let count = repodata::scan_primary_threaded(input, &mut reader)
         .map_err(|e| err(&primary_rel, "read-primary", e))?;
-    Ok((md, compression, count, reader.data, filelists))
+    Ok((md, compression, count, reader.data))
 }
 
 /// Runs the closure check over `repos`.
@@ -954,8 +943,15 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     let mut filelists: Vec<Filelists> = Vec::new();
     let mut all: Option<Data> = None;
     for (repo, res) in repos.iter().zip(results) {
-        let (_md, compression, count, data, fl) = res?;
-        filelists.push(fl);
+        let (md, compression, count, data) = res?;
+        // Start decompressing filelists.xml now, in case a file requirement needs it: the
+        // decoder thread gets ahead while this thread classifies the requirements.
+        filelists.push(md.href("filelists").map(|href| {
+            (
+                PathBuf::from(href),
+                repodata::open_metadata(&repo.root.join(href)),
+            )
+        }));
         summaries.push(RepoSummary {
             root: repo.root.clone(),
             packages: count,
@@ -1172,6 +1168,8 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         for (f, idx) in found {
             files.entry(f).or_default().push(idx);
         }
+    } else {
+        drop(filelists); // stops their decompression
     }
 
     let index = Index {

@@ -159,35 +159,11 @@ impl Compression {
     }
 }
 
-/// Opens a metadata file and decompresses it on the fly.
+/// Opens a metadata file and decompresses it on the fly (see [`decompress`]).
 pub fn open_metadata(path: &Path) -> io::Result<(Compression, ReadAhead)> {
-    open_metadata_chain(&[path])
-        .pop()
-        .expect("one result per path")
-}
-
-/// Opens several metadata files whose decompression runs on one thread, one file after the
-/// other, each a bounded queue of blocks ahead of its reader: the second file is decompressed
-/// while the first one's reader is still busy, without a core of its own. A reader dropped
-/// unread stops its file's decompression.
-pub fn open_metadata_chain(paths: &[&Path]) -> Vec<io::Result<(Compression, ReadAhead)>> {
-    let mut out = Vec::new();
-    let mut decoders = Vec::new();
-    for path in paths {
-        let opened = (|| {
-            let mut raw = BufReader::with_capacity(1 << 16, File::open(path)?);
-            let kind = Compression::sniff(raw.fill_buf()?);
-            Ok((kind, decoder(kind, raw)?))
-        })();
-        out.push(opened.map(|(kind, dec)| {
-            decoders.push(dec);
-            kind
-        }));
-    }
-    let mut readers = ReadAhead::spawn(decoders).into_iter();
-    out.into_iter()
-        .map(|r| r.map(|kind| (kind, readers.next().expect("one reader per decoder"))))
-        .collect()
+    let mut raw = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let kind = Compression::sniff(raw.fill_buf()?);
+    Ok((kind, ReadAhead::spawn(decoder(kind, raw)?)))
 }
 
 /// Wraps a reader in the decoder for `kind`. Decompression runs on its own thread, a bounded
@@ -197,12 +173,7 @@ pub fn decompress<R: BufRead + Send + 'static>(
     kind: Compression,
     raw: R,
 ) -> io::Result<Box<dyn BufRead + Send>> {
-    let dec = decoder(kind, raw)?;
-    Ok(Box::new(
-        ReadAhead::spawn(vec![dec])
-            .pop()
-            .expect("one reader per decoder"),
-    ))
+    Ok(Box::new(ReadAhead::spawn(decoder(kind, raw)?)))
 }
 
 fn decoder<R: BufRead + Send + 'static>(
@@ -238,30 +209,18 @@ pub struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// One thread decompressing `inputs` in turn, one reader each.
-    fn spawn(inputs: Vec<Box<dyn Read + Send>>) -> Vec<ReadAhead> {
-        let mut readers = Vec::new();
-        let mut ends = Vec::new();
-        for _ in &inputs {
-            let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
-            let (back, back_rx) = std::sync::mpsc::sync_channel(AHEAD + 2);
-            readers.push(ReadAhead {
-                rx,
-                back,
-                cur: Vec::new(),
-                pos: 0,
-                done: false,
-            });
-            ends.push((tx, back_rx));
+    /// Starts the decoder thread.
+    fn spawn(inner: Box<dyn Read + Send>) -> ReadAhead {
+        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+        let (back, back_rx) = std::sync::mpsc::sync_channel(AHEAD + 2);
+        std::thread::spawn(move || pump(inner, &tx, &back_rx));
+        ReadAhead {
+            rx,
+            back,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
         }
-        if !inputs.is_empty() {
-            std::thread::spawn(move || {
-                for (inner, (tx, back_rx)) in inputs.into_iter().zip(ends) {
-                    pump(inner, &tx, &back_rx);
-                }
-            });
-        }
-        readers
     }
 }
 

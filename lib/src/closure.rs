@@ -1031,7 +1031,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
                         // `with`/`without` compare provider sets, so those need every
                         // package listing the path, not just one.
                         r.visit_set_files(false, &mut |n| rich_files.push((n.to_owned(), true)));
-                        Need::Rich(r)
+                        Need::Rich(Box::new(r))
                     }
                     Err(_) => Need::Bad,
                 }
@@ -1244,8 +1244,8 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
 enum Need {
     /// A name, with or without a version: looked up as it is.
     Simple,
-    /// A rich dependency, parsed.
-    Rich(Req),
+    /// A rich dependency, parsed (boxed: one slot per distinct requirement stays small).
+    Rich(Box<Req>),
     /// A rich dependency that does not parse: provided by nothing.
     Bad,
 }

@@ -194,7 +194,7 @@ fn decoder<R: BufRead + Send + 'static>(
 }
 
 /// Size of one decompressed block handed from the decoder thread to the parser.
-pub const BLOCK: usize = 1 << 18;
+pub const BLOCK: usize = 1 << 16;
 /// How many blocks the decoder thread may run ahead.
 pub const AHEAD: usize = 16;
 

@@ -23,7 +23,7 @@
 
 use std::collections::{HashMap as StdHashMap, HashSet as StdHashSet};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -535,16 +535,26 @@ const EMPTY: u32 = 0;
 /// No string (a missing release).
 const NONE: u32 = u32::MAX;
 
+fn hash_dep(d: &IDep) -> u64 {
+    let mut h = FxHasher::default();
+    d.hash(&mut h);
+    fmix(h.finish())
+}
+
+/// murmur3's 64-bit finaliser: spreads every input bit over the low bits the table indexes by.
+fn fmix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^ (x >> 33)
+}
+
 fn hash_str(s: &str) -> u64 {
     let mut h = FxHasher::default();
     h.write(s.as_bytes());
     h.write_usize(s.len());
     // The multiply leaves the low bits (the table's bucket index) depending on the first
-    // bytes only ("cap1", "cap2", …): fold the high half down (murmur3's finaliser).
-    let mut x = h.finish();
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^ (x >> 33)
+    // bytes only ("cap1", "cap2", …): fold the high half down.
+    fmix(h.finish())
 }
 
 impl Strings {
@@ -556,6 +566,17 @@ impl Strings {
         };
         s.intern("");
         s
+    }
+
+    /// Room for `count` strings of `bytes` in all.
+    fn reserve(&mut self, count: usize, bytes: usize) {
+        self.buf.reserve(bytes);
+        self.spans.reserve(count);
+        let (buf, spans) = (&self.buf, &self.spans);
+        self.table.reserve(count, |&id| {
+            let (a, b) = spans[id as usize];
+            hash_str(&buf[a as usize..b as usize])
+        });
     }
 
     fn get(&self, id: u32) -> &str {
@@ -679,7 +700,8 @@ struct Data {
     provides: Vec<IProv>,
     /// Every distinct requirement once (`rpmlib(…)` and `solvable:…` dropped: dnf skips them).
     deps: Vec<IDep>,
-    dep_ids: HashMap<IDep, u32>,
+    /// `deps` indexes by value.
+    dep_ids: hashbrown::HashTable<u32>,
     req_list: Vec<u32>,
     /// (path, package) of the files primary.xml lists.
     files: Vec<(u32, u32)>,
@@ -692,19 +714,27 @@ impl Data {
             pkgs: Vec::new(),
             provides: Vec::new(),
             deps: Vec::new(),
-            dep_ids: HashMap::default(),
+            dep_ids: hashbrown::HashTable::new(),
             req_list: Vec::new(),
             files: Vec::new(),
         }
     }
 
     fn add_dep(&mut self, d: IDep) -> u32 {
-        let next = self.deps.len() as u32;
-        let id = *self.dep_ids.entry(d).or_insert(next);
-        if id == next {
-            self.deps.push(d);
+        let deps = &self.deps;
+        match self.dep_ids.entry(
+            hash_dep(&d),
+            |&id| deps[id as usize] == d,
+            |&id| hash_dep(&deps[id as usize]),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(o) => *o.get(),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let id = deps.len() as u32;
+                v.insert(id);
+                self.deps.push(d);
+                id
+            }
         }
-        id
     }
 
     /// Appends another repository's packages, re-numbering its strings and requirements.
@@ -786,6 +816,20 @@ struct Reader {
 }
 
 impl repodata::PrimarySink for Reader {
+    fn expect_packages(&mut self, count: u64) {
+        // Typical shares per package; growing from there costs a copy, over-reserving only
+        // address space (and a byte per hash bucket).
+        let n = count.min(1 << 20) as usize;
+        let d = &mut self.data;
+        d.strings.reserve(8 * n, 64 * n);
+        d.pkgs.reserve(n);
+        d.provides.reserve(4 * n);
+        d.deps.reserve(6 * n);
+        d.dep_ids
+            .reserve(6 * n, |&id| hash_dep(&d.deps[id as usize]));
+        d.req_list.reserve(12 * n);
+        d.files.reserve(2 * n);
+    }
     fn start(&mut self) {
         let at = self.data.req_list.len() as u32;
         self.cur = Pkg {

@@ -393,6 +393,8 @@ impl EntryRef<'_> {
 /// fields as they come (any may be missing), then `end`. Strings are borrowed for the call only,
 /// so a sink keeps what it needs without the parser allocating per field.
 pub trait PrimarySink {
+    /// The `packages` count the document announces (before any package), to size tables by.
+    fn expect_packages(&mut self, _count: u64) {}
     fn start(&mut self);
     fn name(&mut self, name: &str);
     fn arch(&mut self, arch: &str);
@@ -502,7 +504,18 @@ pub fn scan_primary<R: BufRead>(input: R, sink: &mut impl PrimarySink) -> io::Re
                         }
                     }
                     b"file" if !empty => text_of = TextOf::File,
-                    b"metadata" => saw_root = true,
+                    b"metadata" => {
+                        saw_root = true;
+                        let announced = e
+                            .attributes()
+                            .with_checks(false)
+                            .flatten()
+                            .find(|a| a.key.local_name().as_ref() == b"packages")
+                            .and_then(|a| std::str::from_utf8(&a.value).ok()?.parse().ok());
+                        if let Some(n) = announced {
+                            sink.expect_packages(n);
+                        }
+                    }
                     b"package" => {
                         in_pkg = true;
                         have_pkgid = false;
@@ -630,6 +643,7 @@ struct SpanEvr {
 
 #[derive(Clone, Copy)]
 enum Recorded1 {
+    Expect(u64),
     Start,
     End,
     Name(Span),
@@ -672,6 +686,7 @@ impl Recorded {
         };
         for &ev in &self.events {
             match ev {
+                Recorded1::Expect(n) => sink.expect_packages(n),
                 Recorded1::Start => sink.start(),
                 Recorded1::End => sink.end(),
                 Recorded1::Name(x) => sink.name(s(x)),
@@ -712,6 +727,9 @@ impl Recorder {
 }
 
 impl PrimarySink for Recorder {
+    fn expect_packages(&mut self, count: u64) {
+        self.push(Recorded1::Expect(count));
+    }
     fn start(&mut self) {
         self.push(Recorded1::Start);
     }

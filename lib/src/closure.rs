@@ -1099,7 +1099,6 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         }
     }
     let data = data;
-    let provides = ProvideIndex::build(&data);
 
     // File provides: primary's file lists first, then filelists.xml for what is still missing.
     let mut files: HashMap<u32, Vec<u32>> = HashMap::default();
@@ -1110,7 +1109,19 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     }
     // Missing: no *available* package provides the path yet (an older version filtered out by
     // --newest or --best may list it while only filelists.xml shows the newer one does).
+    // Worked out without the provide index, so that filelists.xml is read while it is built.
     let avail = |i: u32| data.pkgs[i as usize].available;
+    let mut provided = vec![false; file_req.len()];
+    let own = data
+        .pkgs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name, i as u32));
+    for (name, pkg) in data.provides.iter().map(|p| (p.name, p.pkg)).chain(own) {
+        if file_req.get(name as usize) == Some(&true) && avail(pkg) {
+            provided[name as usize] = true;
+        }
+    }
     let missing: HashMap<&str, u32> = file_req
         .iter()
         .enumerate()
@@ -1118,8 +1129,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         .map(|(f, _)| f as u32)
         .filter(|&f| {
             let by_file = files.get(&f).is_some_and(|v| v.iter().any(|&i| avail(i)));
-            let by_provide = provides.of(f).iter().any(|p| avail(p.pkg));
-            (!by_file && !by_provide) || complete_files.contains(&f)
+            (!by_file && !provided[f as usize]) || complete_files.contains(&f)
         })
         .map(|f| (data.strings.get(f), f))
         .collect();
@@ -1129,79 +1139,86 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     }
     // Per requirement: None = not needed or not decided yet, Some(satisfied).
     let mut verdict: Vec<Option<bool>> = vec![None; parsed.len()];
-    if !missing.is_empty() {
-        let mut by_id: Vec<HashMap<&str, u32>> = vec![HashMap::default(); repos.len()];
-        for (i, p) in data.pkgs.iter().enumerate() {
-            if p.installable {
-                by_id[p.repo].insert(data.strings.get(p.pkgid), i as u32);
-            }
-        }
+    let provides = if missing.is_empty() {
+        drop(filelists); // stops their decompression
+        ProvideIndex::build(&data)
+    } else {
         // Most listed files cannot match: compare lengths before hashing.
         let mut lengths = vec![false; missing.keys().map(|f| f.len()).max().unwrap_or(0) + 1];
         for f in missing.keys() {
             lengths[f.len()] = true;
         }
         // One thread per repository (they are independent); results joined in order.
-        let (lengths, missing, by_id) = (&lengths, &missing, &by_id);
-        let (files_ref, provides_ref, parsed_ref, data_ref, missing_id) =
-            (&files, &provides, &parsed, &data, &missing_id);
+        let (lengths, missing) = (&lengths, &missing);
+        let (files_ref, parsed_ref, data_ref, missing_id) = (&files, &parsed, &data, &missing_id);
         let verdict_ref = &mut verdict;
-        let per_repo: Vec<FilelistsResult> = std::thread::scope(|scope| {
-            let handles: Vec<_> = repos
-                .iter()
-                .zip(filelists)
-                .enumerate()
-                .map(|(ri, (repo, fl))| {
-                    scope.spawn(move || {
-                        let Some((rel, opened)) = fl else {
-                            return Ok(None);
-                        };
-                        let err = |error| RepoError {
-                            root: repo.root.clone(),
-                            path: rel.clone(),
-                            op: "read-filelists",
-                            error,
-                        };
-                        let mut found = Vec::new();
-                        let (_, reader) = opened.map_err(err)?;
-                        repodata::scan_filelists(
-                            reader,
-                            |len| len < lengths.len() && lengths[len],
-                            |pkgid, file| {
-                                if let Some(&f) = missing.get(file)
-                                    && let Some(&idx) = by_id[ri].get(pkgid)
-                                {
-                                    found.push((f, idx));
-                                }
-                            },
-                        )
-                        .map_err(err)?;
-                        Ok(Some(found))
+        let (per_repo, provides): (Vec<FilelistsResult>, ProvideIndex) =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = repos
+                    .iter()
+                    .zip(filelists)
+                    .enumerate()
+                    .map(|(ri, (repo, fl))| {
+                        scope.spawn(move || {
+                            let Some((rel, opened)) = fl else {
+                                return Ok(None);
+                            };
+                            let err = |error| RepoError {
+                                root: repo.root.clone(),
+                                path: rel.clone(),
+                                op: "read-filelists",
+                                error,
+                            };
+                            let (_, reader) = opened.map_err(err)?;
+                            let by_id: HashMap<&str, u32> = data_ref
+                                .pkgs
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, p)| p.installable && p.repo == ri)
+                                .map(|(i, p)| (data_ref.strings.get(p.pkgid), i as u32))
+                                .collect();
+                            let mut found = Vec::new();
+                            repodata::scan_filelists(
+                                reader,
+                                |len| len < lengths.len() && lengths[len],
+                                |pkgid, file| {
+                                    if let Some(&f) = missing.get(file)
+                                        && let Some(&idx) = by_id.get(pkgid)
+                                    {
+                                        found.push((f, idx));
+                                    }
+                                },
+                            )
+                            .map_err(err)?;
+                            Ok(Some(found))
+                        })
                     })
-                })
-                .collect();
-            // Meanwhile, decide every requirement that names no missing file.
-            let index = Index {
-                strings: &data_ref.strings,
-                provides: provides_ref,
-                files: files_ref,
-            };
-            decide(
-                &index,
-                &data_ref.deps,
-                parsed_ref,
-                verdict_ref,
-                |i| data_ref.pkgs[i as usize].available,
-                |d, r| match r {
-                    None => !missing_id[d.name as usize],
-                    Some(r) => !names_any(r, missing),
-                },
-            );
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("filelists reader thread"))
-                .collect()
-        });
+                    .collect();
+                // Meanwhile, index the provides and decide every requirement that names no
+                // missing file.
+                let provides = ProvideIndex::build(data_ref);
+                let index = Index {
+                    strings: &data_ref.strings,
+                    provides: &provides,
+                    files: files_ref,
+                };
+                decide(
+                    &index,
+                    &data_ref.deps,
+                    parsed_ref,
+                    verdict_ref,
+                    |i| data_ref.pkgs[i as usize].available,
+                    |d, r| match r {
+                        None => !missing_id[d.name as usize],
+                        Some(r) => !names_any(r, missing),
+                    },
+                );
+                let results = handles
+                    .into_iter()
+                    .map(|h| h.join().expect("filelists reader thread"))
+                    .collect();
+                (results, provides)
+            });
         let mut found: Vec<(u32, u32)> = Vec::new();
         for (ri, r) in per_repo.into_iter().enumerate() {
             if let Some(v) = r? {
@@ -1212,9 +1229,8 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
         for (f, idx) in found {
             files.entry(f).or_default().push(idx);
         }
-    } else {
-        drop(filelists); // stops their decompression
-    }
+        provides
+    };
 
     let index = Index {
         strings: &data.strings,
@@ -1232,8 +1248,17 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
 
     let pkgs = &data.pkgs;
     let st = &data.strings;
+    let checked = pkgs.iter().filter(|p| p.check).count();
+    // Only packages with an unresolved requirement are reported: sort just those.
     let mut order: Vec<u32> = (0..pkgs.len() as u32)
-        .filter(|&i| pkgs[i as usize].check)
+        .filter(|&i| {
+            let p = &pkgs[i as usize];
+            p.check
+                && data
+                    .req_ids(p)
+                    .iter()
+                    .any(|&id| verdict[id as usize] == Some(false))
+        })
         .collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&pkgs[a as usize], &pkgs[b as usize]);
@@ -1243,8 +1268,8 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
             .then_with(|| st.get(a.arch).cmp(st.get(b.arch)))
             .then_with(|| a.repo.cmp(&b.repo))
     });
+    let broken = order.len() as u64;
     let mut unresolved = Vec::new();
-    let mut broken = 0u64;
     for &i in &order {
         let p = &pkgs[i as usize];
         let mut reqs: Vec<String> = data
@@ -1258,9 +1283,6 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
             .collect();
         reqs.sort();
         reqs.dedup();
-        if !reqs.is_empty() {
-            broken += 1;
-        }
         let nevra = format!("{}-{}.{}", st.get(p.name), st.evr(p.evr), st.get(p.arch));
         for r in reqs {
             unresolved.push(Unresolved {
@@ -1277,7 +1299,7 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     }
     Ok(Outcome {
         repos: summaries,
-        checked: order.len() as u64,
+        checked: checked as u64,
         unresolved,
         broken_packages: broken,
     })

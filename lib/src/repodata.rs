@@ -478,6 +478,24 @@ pub fn parse_primary<R: BufRead>(input: R, each: impl FnMut(Package)) -> io::Res
 
 /// Streams primary.xml into `sink`. Returns the number of packages.
 pub fn scan_primary<R: BufRead>(input: R, sink: &mut impl PrimarySink) -> io::Result<u64> {
+    let mut scratch = Scratch::default();
+    scan(input, sink, |sink, provides, e| {
+        let entry = scratch.entry(e)?;
+        if provides {
+            sink.provide(entry);
+        } else {
+            sink.require(entry);
+        }
+        Ok(())
+    })
+}
+
+/// [`scan_primary`] with dependency entries handed to `entry` as tags (`true` for provides).
+fn scan<R: BufRead, S: PrimarySink>(
+    input: R,
+    sink: &mut S,
+    mut entry: impl FnMut(&mut S, bool, &BytesStart<'_>) -> io::Result<()>,
+) -> io::Result<u64> {
     let mut reader = quick_xml::Reader::from_reader(input);
     let mut buf = Vec::with_capacity(4096);
     let mut in_pkg = false;
@@ -496,12 +514,7 @@ pub fn scan_primary<R: BufRead>(input: R, sink: &mut impl PrimarySink) -> io::Re
                 let empty = matches!(ev, Event::Empty(_));
                 match e.local_name().as_ref() {
                     b"entry" if in_pkg && section != Section::None => {
-                        let entry = scratch.entry(e)?;
-                        if section == Section::Provides {
-                            sink.provide(entry);
-                        } else {
-                            sink.require(entry);
-                        }
+                        entry(sink, section == Section::Provides, e)?
                     }
                     b"file" if !empty => text_of = TextOf::File,
                     b"metadata" => {
@@ -613,17 +626,29 @@ pub fn scan_primary_threaded<R: BufRead + Send>(
                 back: back_rx,
                 gone: false,
             };
-            let n = scan_primary(input, &mut rec);
+            // Entries go over as their tags: their attributes are parsed on the replaying side,
+            // which has less to do than this one.
+            let n = scan(input, &mut rec, |rec, provides, e| {
+                rec.raw_entry(provides, e);
+                Ok(())
+            });
             if !rec.cur.events.is_empty() && !rec.gone {
                 let _ = rec.tx.send(std::mem::take(&mut rec.cur));
             }
             n
         });
+        let mut scratch = Scratch::default();
+        let mut replayed = Ok(());
         for batch in rx {
-            batch.replay(sink);
+            replayed = batch.replay(sink, &mut scratch);
+            if replayed.is_err() {
+                break; // dropping the queue stops the parser
+            }
             let _ = back_tx.try_send(batch);
         }
-        parser.join().expect("primary parser thread")
+        let parsed = parser.join().expect("primary parser thread");
+        replayed?;
+        parsed
     })
 }
 
@@ -654,11 +679,14 @@ enum Recorded1 {
     Version(SpanEvr),
     Provide(Span, u8, SpanEvr),
     Require(Span, u8, SpanEvr),
+    /// A dependency entry's tag: (provides, content in `raw`, length of the tag name).
+    Entry(bool, Span, u32),
 }
 
 #[derive(Default)]
 struct Recorded {
     text: String,
+    raw: Vec<u8>,
     events: Vec<Recorded1>,
 }
 
@@ -677,7 +705,7 @@ impl Recorded {
         }
     }
 
-    fn replay(&self, sink: &mut impl PrimarySink) {
+    fn replay(&self, sink: &mut impl PrimarySink, scratch: &mut Scratch) -> io::Result<()> {
         let s = |sp: Span| &self.text[sp.0 as usize..(sp.0 + sp.1) as usize];
         let evr = |e: SpanEvr| EvrRef {
             epoch: e.epoch,
@@ -705,8 +733,22 @@ impl Recorded {
                     flags,
                     evr: evr(e),
                 }),
+                Recorded1::Entry(provides, sp, name_len) => {
+                    let content = &self.raw[sp.0 as usize..(sp.0 + sp.1) as usize];
+                    let tag = BytesStart::from_content(
+                        std::str::from_utf8(content).map_err(xml_err)?,
+                        name_len as usize,
+                    );
+                    let entry = scratch.entry(&tag)?;
+                    if provides {
+                        sink.provide(entry);
+                    } else {
+                        sink.require(entry);
+                    }
+                }
             }
         }
+        Ok(())
     }
 }
 
@@ -723,6 +765,17 @@ struct Recorder {
 impl Recorder {
     fn push(&mut self, ev: Recorded1) {
         self.cur.events.push(ev);
+    }
+
+    fn raw_entry(&mut self, provides: bool, e: &BytesStart<'_>) {
+        let start = self.cur.raw.len() as u32;
+        self.cur.raw.extend_from_slice(e);
+        let sp = Span(start, self.cur.raw.len() as u32 - start);
+        self.push(Recorded1::Entry(
+            provides,
+            sp,
+            e.name().as_ref().len() as u32,
+        ));
     }
 }
 
@@ -773,12 +826,14 @@ impl PrimarySink for Recorder {
         if self.packages.is_multiple_of(RECORDED_PACKAGES) && !self.gone {
             let mut next = self.back.try_recv().unwrap_or_default();
             next.text.clear();
+            next.raw.clear();
             next.events.clear();
             let full = std::mem::replace(&mut self.cur, next);
             self.gone = self.tx.send(full).is_err();
         }
         if self.gone {
             self.cur.text.clear();
+            self.cur.raw.clear();
             self.cur.events.clear();
         }
     }
@@ -1084,6 +1139,11 @@ mod tests {
         assert_eq!(a.0, b.0);
         let mut c = Log::default();
         assert!(scan_primary_threaded(Cursor::new(&doc[..doc.len() / 2]), &mut c).is_err());
+        // An entry the replaying side cannot read (no name) fails the scan, on either side.
+        let bad = doc.replacen(r#"<rpm:entry name="virt""#, "<rpm:entry", 140);
+        let err = scan_primary_threaded(Cursor::new(&bad), &mut Log::default()).unwrap_err();
+        assert!(err.to_string().contains("without a name"), "{err}");
+        assert!(scan_primary(Cursor::new(&bad), &mut Log::default()).is_err());
     }
 
     #[test]

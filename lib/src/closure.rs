@@ -1601,6 +1601,30 @@ mod tests {
         assert_eq!(compatible_arches("aarch64"), vec!["aarch64", "noarch"]);
     }
 
+    #[test]
+    fn string_table_interns_once_and_spreads_similar_names() {
+        let mut s = Strings::new();
+        let a = s.intern("cap1");
+        let b = s.intern("cap2");
+        assert_ne!(a, b);
+        assert_eq!(s.intern("cap1"), a);
+        assert_eq!((s.get(a), s.get(b), s.get(EMPTY)), ("cap1", "cap2", ""));
+        assert_eq!((s.find("cap2"), s.find("cap3")), (Some(b), None));
+        // The table indexes by the low bits: names differing only at the end must differ there.
+        let low: HashSet<u64> = (0..4096)
+            .map(|i| hash_str(&format!("cap{i}")) & 0xfff)
+            .collect();
+        assert!(low.len() > 2000, "{}", low.len());
+        for i in 0..20_000 {
+            let id = s.intern(&format!("libp{i}.so.1()(64bit)"));
+            assert_eq!(s.get(id), format!("libp{i}.so.1()(64bit)"));
+        }
+        assert_eq!(
+            s.find("libp19999.so.1()(64bit)").map(|id| s.get(id)),
+            Some("libp19999.so.1()(64bit)")
+        );
+    }
+
     /// Packages 0..=3 (named `pkg0`…), all installable, providing `items` (name, package, EVR).
     fn data_with(items: &[(&str, u32, &str)]) -> Data {
         let mut d = Data::new();

@@ -151,13 +151,37 @@ impl Evr {
         }
     }
 
+    /// A borrowed view.
+    pub fn view(&self) -> EvrRef<'_> {
+        EvrRef {
+            epoch: self.epoch,
+            version: &self.version,
+            release: self.release.as_deref(),
+        }
+    }
+
     /// Full comparison (package ordering: newest wins).
     pub fn cmp_full(&self, other: &Evr) -> Ordering {
+        self.view().cmp_full(&other.view())
+    }
+}
+
+/// An [`Evr`] whose strings are borrowed (from a string table), compared the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EvrRef<'a> {
+    pub epoch: Option<u64>,
+    pub version: &'a str,
+    pub release: Option<&'a str>,
+}
+
+impl EvrRef<'_> {
+    /// Full comparison (package ordering: newest wins).
+    pub fn cmp_full(&self, other: &EvrRef<'_>) -> Ordering {
         self.epoch
             .unwrap_or(0)
             .cmp(&other.epoch.unwrap_or(0))
-            .then_with(|| rpmvercmp(&self.version, &other.version))
-            .then_with(|| match (&self.release, &other.release) {
+            .then_with(|| rpmvercmp(self.version, other.version))
+            .then_with(|| match (self.release, other.release) {
                 (Some(a), Some(b)) => rpmvercmp(a, b),
                 (None, Some(_)) => Ordering::Less,
                 (Some(_), None) => Ordering::Greater,
@@ -167,16 +191,16 @@ impl Evr {
 
     /// Comparison for dependency matching (libsolv's "match release" mode): -1/0/1, or -2 when
     /// `self` has no release and the rest is equal, 2 when only `other` has none.
-    fn cmp_match(&self, other: &Evr) -> i8 {
+    fn cmp_match(&self, other: &EvrRef<'_>) -> i8 {
         let ord = self
             .epoch
             .unwrap_or(0)
             .cmp(&other.epoch.unwrap_or(0))
-            .then_with(|| rpmvercmp(&self.version, &other.version));
+            .then_with(|| rpmvercmp(self.version, other.version));
         if ord != Ordering::Equal {
             return ord as i8;
         }
-        match (&self.release, &other.release) {
+        match (self.release, other.release) {
             (Some(a), Some(b)) => rpmvercmp(a, b) as i8,
             (None, Some(_)) => -2,
             (Some(_), None) => 2,
@@ -185,16 +209,22 @@ impl Evr {
     }
 }
 
-impl fmt::Display for Evr {
+impl fmt::Display for EvrRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(e) = self.epoch {
             write!(f, "{e}:")?;
         }
-        f.write_str(&self.version)?;
-        if let Some(r) = &self.release {
+        f.write_str(self.version)?;
+        if let Some(r) = self.release {
             write!(f, "-{r}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Evr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.view().fmt(f)
     }
 }
 
@@ -245,6 +275,11 @@ pub mod flags {
 /// Whether a provide `name pflags pevr` satisfies a requirement `name rflags revr` (names already
 /// equal). Flags of 0 mean unversioned: an unversioned side matches everything.
 pub fn provide_matches(pflags: u8, pevr: &Evr, rflags: u8, revr: &Evr) -> bool {
+    provide_matches_ref(pflags, &pevr.view(), rflags, &revr.view())
+}
+
+/// [`provide_matches`] on borrowed EVRs.
+pub fn provide_matches_ref(pflags: u8, pevr: &EvrRef<'_>, rflags: u8, revr: &EvrRef<'_>) -> bool {
     use flags::*;
     if pflags == 0 || rflags == 0 {
         return true;

@@ -92,7 +92,7 @@ pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
     let mut slots: FastMap<GroupKey, Slot> = FastMap::default();
     slots.reserve(scan.nodes.len());
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, node) in scan.nodes.iter().enumerate() {
+    for (i, node) in scan.nodes.iter() {
         let size = node.snap.size;
         if size < opts.min_size || (opts.max_size != 0 && size > opts.max_size) {
             continue;

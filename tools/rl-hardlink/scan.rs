@@ -98,7 +98,49 @@ pub struct Scan {
     pub roots: Vec<PathBuf>,
     /// Regular files that passed the filter (counting every path of a linked inode).
     pub files: u64,
-    pub nodes: Vec<Node>,
+    pub nodes: NodeList,
+}
+
+/// The node table: one segment per directory for the files with one link (made in parallel by
+/// the walk, never copied again) and one for the multiply linked inodes. A node is named by its
+/// position in the whole list.
+#[derive(Debug, Default)]
+pub struct NodeList {
+    segments: Vec<Vec<Node>>,
+    /// Position of each segment's first node.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl NodeList {
+    fn push_segment(&mut self, segment: Vec<Node>) {
+        if !segment.is_empty() {
+            self.starts.push(self.len);
+            self.len += segment.len();
+            self.segments.push(segment);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Every node with its position.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Node)> {
+        self.segments
+            .iter()
+            .zip(&self.starts)
+            .flat_map(|(seg, &start)| seg.iter().enumerate().map(move |(k, n)| (start + k, n)))
+    }
+}
+
+impl std::ops::Index<usize> for NodeList {
+    type Output = Node;
+
+    fn index(&self, i: usize) -> &Node {
+        let s = self.starts.partition_point(|&start| start <= i) - 1;
+        &self.segments[s][i - self.starts[s]]
+    }
 }
 
 impl Scan {
@@ -139,6 +181,9 @@ pub fn scan(
 ) -> (Scan, Vec<ScanError>) {
     // Each directory's files stay one batch: appending them to one growing vector would copy
     // everything collected so far at every doubling (and fault in fresh pages for each copy).
+    // A file with one link has no other path to meet: the walk makes its node right away, in
+    // parallel; only the names of multiply linked inodes wait to be grouped.
+    let singles: Mutex<Vec<Vec<Node>>> = Mutex::new(Vec::new());
     let seen: Mutex<Vec<Vec<Seen>>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<ScanError>> = Mutex::new(Vec::new());
     for (i, root) in roots.iter().enumerate() {
@@ -169,22 +214,24 @@ pub fn scan(
                 abs.push(b'/');
                 let base_len = abs.len();
                 let mut batch: Vec<(DirItem, bool)> = Vec::with_capacity(items.len());
-                {
-                    let mut stated = stated.lock().unwrap_or_else(|p| p.into_inner());
-                    for item in items {
-                        if item.kind != Kind::File || is_temp_name(&item.name) {
-                            continue;
-                        }
-                        abs.truncate(base_len);
-                        abs.extend_from_slice(item.name.as_bytes());
-                        if !filter.accepts(Path::new(OsStr::from_bytes(&abs))) {
-                            continue;
-                        }
-                        let first = stated.insert((dir.dev, item.ino));
-                        batch.push((item, first));
+                for item in items {
+                    if item.kind != Kind::File || is_temp_name(&item.name) {
+                        continue;
+                    }
+                    abs.truncate(base_len);
+                    abs.extend_from_slice(item.name.as_bytes());
+                    if filter.accepts(Path::new(OsStr::from_bytes(&abs))) {
+                        batch.push((item, false));
                     }
                 }
-                let mut out = Vec::with_capacity(batch.len());
+                {
+                    let mut stated = stated.lock().unwrap_or_else(|p| p.into_inner());
+                    for (item, first) in &mut batch {
+                        *first = stated.insert((dir.dev, item.ino));
+                    }
+                }
+                let mut nodes = Vec::new();
+                let mut out = Vec::new();
                 for (item, first) in batch {
                     let rel = child(rel_dir, &item.name);
                     let stat = if first {
@@ -202,11 +249,26 @@ pub fn scan(
                     } else {
                         None
                     };
-                    out.push(Seen {
-                        path: FilePath { root: i, rel },
-                        listed: (dir.dev, item.ino),
-                        stat,
-                    });
+                    let path = FilePath { root: i, rel };
+                    match stat {
+                        Some((snap, 1)) => nodes.push(Node {
+                            snap,
+                            nlink: 1,
+                            attrs: AttrKey::of(&snap, criteria),
+                            paths: vec![path],
+                        }),
+                        _ => out.push(Seen {
+                            path,
+                            listed: (dir.dev, item.ino),
+                            stat,
+                        }),
+                    }
+                }
+                if !nodes.is_empty() {
+                    singles
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(nodes);
                 }
                 if !out.is_empty() {
                     seen.lock().unwrap_or_else(|p| p.into_inner()).push(out);
@@ -224,14 +286,19 @@ pub fn scan(
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     // The nodes come out in walk order; only the paths of each node need sorting (the plan
     // orders groups and members by path itself, so the order of the node table never shows).
-    let mut nodes = group_by_inode(seen, &roots, criteria, &mut errors);
-    for n in &mut nodes {
+    let mut linked = group_by_inode(seen, &roots, criteria, &mut errors);
+    for n in &mut linked {
         if n.paths.len() > 1 {
             n.paths.sort_unstable();
         }
     }
+    let mut nodes = NodeList::default();
+    for segment in singles.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        nodes.push_segment(segment);
+    }
+    nodes.push_segment(linked);
     errors.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    let files = nodes.iter().map(|n| n.paths.len() as u64).sum();
+    let files = nodes.iter().map(|(_, n)| n.paths.len() as u64).sum();
     (
         Scan {
             roots,
@@ -289,7 +356,8 @@ impl NodeTable<'_> {
     }
 }
 
-/// Builds one node per inode (per inode and name with `-f`). Paths whose inode was not
+/// Builds one node per multiply linked inode (per inode and name with `-f`) from the names the
+/// walk could not settle alone. Paths whose inode was not
 /// `lstat`ed take the metadata of the path that was; if there is none (the listed inode number
 /// was not the real one, as on a bind-mounted file), they are `lstat`ed now.
 fn group_by_inode(
@@ -299,17 +367,12 @@ fn group_by_inode(
     errors: &mut Vec<ScanError>,
 ) -> Vec<Node> {
     let total = seen.iter().map(Vec::len).sum();
-    let linked = seen
-        .iter()
-        .flatten()
-        .filter(|s| s.stat.is_none_or(|(_, nlink)| nlink > 1))
-        .count();
     let mut table = NodeTable {
         criteria,
         index: FastMap::default(),
         nodes: Vec::with_capacity(total),
     };
-    table.index.reserve(linked);
+    table.index.reserve(total);
     // First the paths that were `lstat`ed (one per inode), then the other names of their inodes.
     // Those find their metadata in the index by the listed inode number; only where the index
     // cannot answer (`-f` splits an inode by name; a listed number that is not the real one)
@@ -410,6 +473,7 @@ mod tests {
         assert_eq!(scan.files, 2);
         assert_eq!(scan.nodes.len(), 1);
         let rels: Vec<_> = scan.nodes[0].paths.iter().map(|p| p.rel.clone()).collect();
+        assert_eq!(scan.nodes.iter().count(), 1);
         assert_eq!(rels, [PathBuf::from("b"), PathBuf::from("d/a")]);
     }
 

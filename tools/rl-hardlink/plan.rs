@@ -23,7 +23,7 @@ use rl_core::{Record, Run};
 use crate::content::{EDGE, edge_digest, files_equal, full_digest, head, tail, xattr_blob};
 use crate::criteria::{AttrKey, Criteria};
 use crate::link::{LinkError, link_over};
-use crate::scan::{FastMap, Node, Scan};
+use crate::scan::{Node, Scan};
 
 /// Groups larger than this are split by a full digest before byte comparison, which keeps the
 /// number of comparisons linear even when many same-size files share their head and tail.
@@ -62,19 +62,14 @@ pub struct Totals {
     pub skipped: AtomicU64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct GroupKey {
+/// What files must share to be linked: device, size, the compared attributes, and the name
+/// under `-f` (borrowed from the node's first path).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct GroupKey<'a> {
     dev: u64,
     size: u64,
     attrs: AttrKey,
-    name: Option<std::ffi::OsString>,
-}
-
-/// A key's place while grouping: its only node so far, or its group.
-#[derive(Clone, Copy)]
-enum Slot {
-    One(usize),
-    Group(usize),
+    name: Option<&'a std::ffi::OsStr>,
 }
 
 struct Ctx<'a> {
@@ -88,40 +83,37 @@ struct Ctx<'a> {
 /// Finds and links the identical files of a scan.
 pub fn link_all(scan: &Scan, opts: &Options, run: &Run) -> Totals {
     let totals = Totals::default();
-    // Most nodes are alone in their key: they get a slot in the map but no vector of their own.
-    let mut slots: FastMap<GroupKey, Slot> = FastMap::default();
-    slots.reserve(scan.nodes.len());
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, node) in scan.nodes.iter() {
-        let size = node.snap.size;
-        if size < opts.min_size || (opts.max_size != 0 && size > opts.max_size) {
-            continue;
-        }
-        let name = if opts.criteria.respect_name {
-            node.paths[0].rel.file_name().map(|n| n.to_os_string())
-        } else {
-            None
-        };
-        let key = GroupKey {
-            dev: node.snap.dev,
-            size,
-            attrs: node.attrs.clone(),
-            name,
-        };
-        match slots.entry(key) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(Slot::One(i));
-            }
-            std::collections::hash_map::Entry::Occupied(mut e) => match *e.get() {
-                Slot::One(first) => {
-                    e.insert(Slot::Group(groups.len()));
-                    groups.push(vec![first, i]);
-                }
-                Slot::Group(g) => groups[g].push(i),
-            },
-        }
-    }
-    drop(slots);
+    // Grouping by sorting (on all cores) rather than hashing: a key and a node number per file,
+    // no map sized for the whole tree, and the singletons (most files) simply fall out.
+    let mut keyed: Vec<(GroupKey<'_>, usize)> = scan
+        .nodes
+        .iter()
+        .filter(|(_, node)| {
+            let size = node.snap.size;
+            size >= opts.min_size && (opts.max_size == 0 || size <= opts.max_size)
+        })
+        .map(|(i, node)| {
+            let name = if opts.criteria.respect_name {
+                node.paths[0].rel.file_name()
+            } else {
+                None
+            };
+            let key = GroupKey {
+                dev: node.snap.dev,
+                size: node.snap.size,
+                attrs: node.attrs.clone(),
+                name,
+            };
+            (key, i)
+        })
+        .collect();
+    keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut groups: Vec<Vec<usize>> = keyed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() >= 2)
+        .map(|run| run.iter().map(|&(_, i)| i).collect())
+        .collect();
+    drop(keyed);
     if let Some(fresh) = &opts.fresh {
         groups.retain(|g| g.iter().any(|&i| is_fresh(fresh, &scan.nodes[i])));
     }

@@ -121,10 +121,6 @@ impl NodeList {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     /// Every node with its position.
     pub fn iter(&self) -> impl Iterator<Item = (usize, &Node)> {
         self.segments
@@ -471,7 +467,6 @@ mod tests {
         let (scan, errors) = scan(vec![root.clone()], &filter, &Criteria::default());
         assert!(errors.is_empty());
         assert_eq!(scan.files, 2);
-        assert_eq!(scan.nodes.len(), 1);
         let rels: Vec<_> = scan.nodes[0].paths.iter().map(|p| p.rel.clone()).collect();
         assert_eq!(scan.nodes.iter().count(), 1);
         assert_eq!(rels, [PathBuf::from("b"), PathBuf::from("d/a")]);

@@ -203,8 +203,9 @@ impl Ctx<'_> {
     }
 
     /// [`Self::split_by_content`] for two files: their edges are compared directly (no digest,
-    /// no parallel reads), heads first, so two files that differ there (all a re-run finds among
-    /// the same-size files) cost one read each.
+    /// no parallel reads), the last block first: same-size files that differ (all a re-run finds
+    /// among them) nearly always differ there, whatever their headers share (a file appended to,
+    /// a compressed payload, an image with a common header), so they cost one read each.
     fn split_pair(&self, mut members: Vec<usize>) {
         let size = self.node(members[0]).snap.size;
         self.survivor_order(&mut members);
@@ -231,7 +232,7 @@ impl Ctx<'_> {
                 let (x, y) = (read(fa, a), read(fb, b));
                 x.is_some() && x == y
             };
-        if !same(head, &mut fa, &mut fb) || (size > 2 * EDGE && !same(tail, &mut fa, &mut fb)) {
+        if (size > 2 * EDGE && !same(tail, &mut fa, &mut fb)) || !same(head, &mut fa, &mut fb) {
             return;
         }
         drop((fa, fb));

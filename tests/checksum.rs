@@ -73,17 +73,7 @@ fn byte_identical_to_the_toolkit_pipeline() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let out = rl("rl-checksum")
-        .arg("create")
-        .arg(ours.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let recs = records(&out.stdout);
+    let recs = run_ok(rl("rl-checksum").arg("create").arg(ours.path()));
     assert_eq!(of_event(&recs, "checksum").len(), 6);
     let expected = listing(theirs.path());
     assert_eq!(expected.len(), 7, "six side files and CHECKSUM");
@@ -109,17 +99,7 @@ fn output_passes_sha256sum_c_with_hard_names() {
         b"l1",
     )
     .unwrap();
-    let out = rl("rl-checksum")
-        .arg("create")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let recs = records(&out.stdout);
+    let recs = run_ok(rl("rl-checksum").arg("create").arg(dir.path()));
     let bytes_names: Vec<_> = of_event(&recs, "checksum")
         .into_iter()
         .filter(|r| r["path"].is_object())
@@ -172,13 +152,7 @@ fn rerun_is_idempotent_and_touches_nothing() {
         .modified()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let out = rl("rl-checksum")
-        .arg("create")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recs = records(&out.stdout);
+    let recs = run_ok(rl("rl-checksum").arg("create").arg(dir.path()));
     assert!(
         of_event(&recs, "write")
             .iter()
@@ -235,13 +209,11 @@ fn a_changed_iso_replaces_its_entry() {
 fn dry_run_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     iso_dir(dir.path());
-    let out = rl("rl-checksum")
-        .args(["create", "--dry-run"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recs = records(&out.stdout);
+    let recs = run_ok(
+        rl("rl-checksum")
+            .args(["create", "--dry-run"])
+            .arg(dir.path()),
+    );
     assert!(
         of_event(&recs, "write")
             .iter()
@@ -459,17 +431,11 @@ fn create_piped_into_verify() {
         .output()
         .unwrap();
     assert!(created.status.success());
-    let out = rl("rl-checksum")
-        .args(["verify", "-"])
-        .write_stdin(created.stdout.clone())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let recs = run_ok(
+        rl("rl-checksum")
+            .args(["verify", "-"])
+            .write_stdin(created.stdout.clone()),
     );
-    let recs = records(&out.stdout);
     // 6 direct checks from `checksum` records, 6 from the side files, 6 from CHECKSUM.
     assert_eq!(of_event(&recs, "ok").len(), 18);
 
@@ -549,13 +515,11 @@ fn every_file_pattern_leaves_checksum_files_out() {
     fs::write(dir.path().join("Rocky-9-GenericCloud.qcow2"), b"q").unwrap();
     fs::write(dir.path().join("CHECKSUM.asc"), b"signature").unwrap();
     let run = || {
-        let out = rl("rl-checksum")
-            .args(["create", "--pattern", "*"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        records(&out.stdout)
+        run_ok(
+            rl("rl-checksum")
+                .args(["create", "--pattern", "*"])
+                .arg(dir.path()),
+        )
     };
     let first = run();
     let names: Vec<_> = of_event(&first, "checksum")

@@ -171,14 +171,8 @@ fn build_compose(base: &Path) -> PathBuf {
     top
 }
 
-fn run_ok(args: &[&str]) -> Vec<Value> {
-    let out = rl("rl-compose").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "rl-compose {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    records(&out.stdout)
+fn compose_ok(args: &[&str]) -> Vec<Value> {
+    run_ok(rl("rl-compose").args(args))
 }
 
 fn s(p: &Path) -> &str {
@@ -213,7 +207,7 @@ fn records_agree_with_productmd() {
     productmd("write", &top.join("compose"));
     let want: Value = serde_json::from_slice(&productmd("read", &top.join("compose"))).unwrap();
 
-    let recs = run_ok(&["info", s(&top), "--require", "finished"]);
+    let recs = compose_ok(&["info", s(&top), "--require", "finished"]);
     let c = of_event(&recs, "compose")[0];
     assert_eq!(c["status"], "FINISHED");
     assert_eq!(c["root"], s(&fs::canonicalize(&top).unwrap()));
@@ -230,7 +224,7 @@ fn records_agree_with_productmd() {
     assert_eq!(of_event(&recs, "variant").len(), 3);
 
     // repos: the scan finds exactly the repositories composeinfo declares
-    let recs = run_ok(&["repos", s(&top)]);
+    let recs = compose_ok(&["repos", s(&top)]);
     let got: Vec<&str> = of_event(&recs, "repo")
         .iter()
         .map(|r| r["path"].as_str().unwrap())
@@ -244,7 +238,7 @@ fn records_agree_with_productmd() {
     assert_eq!(got, want_repos);
 
     // images: every field productmd reads back
-    let recs = run_ok(&["images", s(&top)]);
+    let recs = compose_ok(&["images", s(&top)]);
     let mut got: Vec<Value> = of_event(&recs, "image")
         .iter()
         .map(|r| {
@@ -306,7 +300,7 @@ fn repos_filters_comps_and_modules() {
         &dir.path().join("9_metadata/x86_64/AppStream-modules.yaml"),
         "---\n",
     );
-    let recs = run_ok(&["repos", s(&top), "--arch", "x86_64", "--kind", "os"]);
+    let recs = compose_ok(&["repos", s(&top), "--arch", "x86_64", "--kind", "os"]);
     let repos = of_event(&recs, "repo");
     assert_eq!(repos.len(), 2);
     let base = repos.iter().find(|r| r["variant"] == "BaseOS").unwrap();
@@ -326,11 +320,11 @@ fn repos_filters_comps_and_modules() {
             .unwrap()
             .ends_with("9_metadata/x86_64/AppStream-modules.yaml")
     );
-    let recs = run_ok(&["repos", s(&top.join("compose")), "--kind", "source"]);
+    let recs = compose_ok(&["repos", s(&top.join("compose")), "--kind", "source"]);
     let src = of_event(&recs, "repo");
     assert_eq!(src.len(), 2);
     assert!(src.iter().all(|r| r["arch"] == "src"));
-    let recs = run_ok(&["repos", s(&top), "--variant", "BaseOS", "--kind", "debug"]);
+    let recs = compose_ok(&["repos", s(&top), "--variant", "BaseOS", "--kind", "debug"]);
     let paths: Vec<&str> = of_event(&recs, "repo")
         .iter()
         .map(|r| r["path"].as_str().unwrap())
@@ -344,7 +338,7 @@ fn repos_filters_comps_and_modules() {
         "find compose -name repodata -type d | sed 's|^compose/||; s|/repodata$||' | LC_ALL=C sort",
         &top,
     );
-    let recs = run_ok(&["repos", s(&top)]);
+    let recs = compose_ok(&["repos", s(&top)]);
     let mut ours: Vec<String> = of_event(&recs, "repo")
         .iter()
         .map(|r| r["path"].as_str().unwrap().to_owned())
@@ -357,7 +351,7 @@ fn repos_filters_comps_and_modules() {
         .collect();
     assert_eq!(ours, theirs);
     // explicit module directory
-    let recs = run_ok(&[
+    let recs = compose_ok(&[
         "repos",
         s(&top),
         "--module-metadata",
@@ -376,9 +370,7 @@ fn repos_filters_comps_and_modules() {
 fn images_by_scan_without_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let top = build_compose(dir.path());
-    let out = rl("rl-compose").args(["images", s(&top)]).output().unwrap();
-    assert!(out.status.success());
-    let recs = records(&out.stdout);
+    let recs = compose_ok(&["images", s(&top)]);
     let imgs = of_event(&recs, "image");
     assert!(imgs.iter().all(|r| r["source"] == "scan"));
     let boot = imgs
@@ -502,7 +494,7 @@ fn bad_input_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("productmd.images"));
     // a symlink loop inside the compose does not hang the scan
     symlink("loop", top.join("compose/loop")).unwrap();
-    let recs = run_ok(&["repos", s(&top)]);
+    let recs = compose_ok(&["repos", s(&top)]);
     assert_eq!(of_event(&recs, "repo").len(), 10);
     // bad revision for prepare is a usage error; unknown release line is rejected by clap
     let out = rl("rl-compose")
@@ -535,14 +527,14 @@ fn locate_like_common() {
     fs::create_dir_all(lh.join("compose")).unwrap();
     symlink(&lh, root.join("9-LookAhead/latest-Rocky-9")).unwrap();
 
-    let recs = run_ok(&["locate", "--major", "9", "--compose-root", s(root)]);
+    let recs = compose_ok(&["locate", "--major", "9", "--compose-root", s(root)]);
     let c = of_event(&recs, "compose")[0];
     assert_eq!(c["root"], s(&fs::canonicalize(&stable).unwrap()));
     assert_eq!(c["link"], s(&root.join("9/latest-Rocky-9")));
     assert_eq!(c["id"], "Rocky-9-updates-20251124.1");
     assert_eq!(c["status"], "FINISHED");
     assert_eq!(c["rev"], "9.7-RC2");
-    let recs = run_ok(&[
+    let recs = compose_ok(&[
         "locate",
         "--major",
         "9",
@@ -627,14 +619,14 @@ fn prepare_twice_is_a_no_op() {
     let c = top.join("compose");
     // dry run: records, nothing changes
     let before = snapshot(&top);
-    let dry = run_ok(&["prepare", s(&top), "--revision", REV, "--dry-run"]);
+    let dry = compose_ok(&["prepare", s(&top), "--revision", REV, "--dry-run"]);
     assert_eq!(snapshot(&top), before);
     assert!(
         dry.iter()
             .filter(|r| r["event"] != "start" && r["event"] != "summary")
             .all(|r| r["dry_run"] == true)
     );
-    let first = run_ok(&["prepare", s(&top), "--revision", REV]);
+    let first = compose_ok(&["prepare", s(&top), "--revision", REV]);
     // the dry run announced exactly what the real run did
     let strip = |recs: &[Value]| -> Vec<Value> {
         recs.iter()
@@ -733,7 +725,7 @@ fn prepare_twice_is_a_no_op() {
     let l = c.join("isos/x86_64/Rocky-9-latest-x86_64-dvd.iso");
     fs::remove_file(&l).unwrap();
     symlink("elsewhere.iso", &l).unwrap();
-    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    let recs = compose_ok(&["prepare", s(&top), "--revision", REV]);
     let links = of_event(&recs, "link");
     assert_eq!(links.len(), 1);
     assert_eq!(links[0]["replaced"], true);
@@ -809,7 +801,7 @@ fn prepare_lookahead_drops_dated_isos() {
         &c.join("Minimal/x86_64/iso/Rocky-9.7-20251124.1-x86_64-boot.iso"),
         "dated",
     );
-    let recs = run_ok(&["prepare", s(&top), "--revision", REV, "--release", "lh"]);
+    let recs = compose_ok(&["prepare", s(&top), "--revision", REV, "--release", "lh"]);
     let deleted: Vec<&str> = of_event(&recs, "delete")
         .iter()
         .map(|r| r["path"].as_str().unwrap())
@@ -832,12 +824,12 @@ fn prepare_drops_pungi_iso_checksums_that_would_collide() {
     let c = top.join("compose");
     put(&c.join("BaseOS/x86_64/iso/CHECKSUM"), "# pungi BaseOS\n");
     put(&c.join("Minimal/x86_64/iso/CHECKSUM"), "# pungi Minimal\n");
-    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    let recs = compose_ok(&["prepare", s(&top), "--revision", REV]);
     assert_eq!(summary(&recs)["conflicts"], 0);
     assert!(c.join("isos/x86_64/Rocky-9.7-x86_64-minimal.iso").exists());
     assert!(!c.join("isos/x86_64/CHECKSUM").exists());
     assert!(!c.join("Minimal").exists());
-    let again = run_ok(&["prepare", s(&top), "--revision", REV]);
+    let again = compose_ok(&["prepare", s(&top), "--revision", REV]);
     assert_eq!(summary(&again)["changed"], 0);
 }
 
@@ -882,7 +874,7 @@ fn manifest_equals_the_xorriso_pipeline() {
     let iso = make_iso(dir.path());
     let link = dir.path().join("Rocky-9-latest-x86_64-boot.iso");
     symlink(iso.file_name().unwrap(), &link).unwrap();
-    let recs = run_ok(&["manifest", s(&iso), s(&link)]);
+    let recs = compose_ok(&["manifest", s(&iso), s(&link)]);
     let m = of_event(&recs, "manifest");
     assert_eq!(m.len(), 2);
     assert_eq!(m[0]["outcome"], "written");
@@ -909,20 +901,20 @@ fn manifest_equals_the_xorriso_pipeline() {
             .is_symlink()
     );
     // --collate locale sorts like the pipeline in the caller's locale
-    let out = rl("rl-compose")
-        .env("LC_ALL", "C.UTF-8")
-        .args(["manifest", s(&iso), "--collate", "locale", "--dry-run"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recs = records(&out.stdout);
+    let recs = run_ok(rl("rl-compose").env("LC_ALL", "C.UTF-8").args([
+        "manifest",
+        s(&iso),
+        "--collate",
+        "locale",
+        "--dry-run",
+    ]));
     assert_eq!(of_event(&recs, "manifest")[0]["outcome"], "unchanged");
     // second run: unchanged, same bytes, same mtime
     let mtime = fs::metadata(dir.path().join("Rocky-9.7-x86_64-boot.iso.manifest"))
         .unwrap()
         .modified()
         .unwrap();
-    let recs = run_ok(&["manifest", s(&iso)]);
+    let recs = compose_ok(&["manifest", s(&iso)]);
     assert_eq!(of_event(&recs, "manifest")[0]["outcome"], "unchanged");
     assert_eq!(
         fs::metadata(dir.path().join("Rocky-9.7-x86_64-boot.iso.manifest"))
@@ -1010,7 +1002,7 @@ fn treeinfo_edit_matches_configparser() {
     put(&os.join(".treeinfo"), PUNGI_TREEINFO);
     put(&peer.join("os"), PUNGI_TREEINFO);
 
-    let recs = run_ok(&["treeinfo", s(&os), "--add-variant", "AppStream"]);
+    let recs = compose_ok(&["treeinfo", s(&os), "--add-variant", "AppStream"]);
     let t = of_event(&recs, "treeinfo");
     assert_eq!(t[0]["edit"], "added");
     assert_eq!(t[0]["outcome"], "written");
@@ -1023,7 +1015,7 @@ fn treeinfo_edit_matches_configparser() {
     assert_eq!(fs::read(os.join(".treeinfo-pristine")).unwrap(), ours);
 
     // again: no duplicated section, nothing written
-    let recs = run_ok(&["treeinfo", s(&os)]);
+    let recs = compose_ok(&["treeinfo", s(&os)]);
     let t = of_event(&recs, "treeinfo");
     assert_eq!(
         (t[0]["edit"].as_str(), t[0]["outcome"].as_str()),
@@ -1046,7 +1038,7 @@ fn treeinfo_edit_matches_configparser() {
     ] {
         put(&ks.join(".treeinfo"), &start);
         put(&peer.join(name), &start);
-        let recs = run_ok(&["treeinfo", s(&ks.join(".treeinfo")), "--kickstart"]);
+        let recs = compose_ok(&["treeinfo", s(&ks.join(".treeinfo")), "--kickstart"]);
         configparser(&peer.join(name), "kickstart");
         let got = fs::read_to_string(ks.join(".treeinfo")).unwrap();
         assert_eq!(got, fs::read_to_string(peer.join(name)).unwrap(), "{name}");
@@ -1056,14 +1048,14 @@ fn treeinfo_edit_matches_configparser() {
             got
         );
         assert_eq!(of_event(&recs, "treeinfo")[0]["outcome"], "written");
-        let recs = run_ok(&["treeinfo", s(&ks), "--kickstart"]);
+        let recs = compose_ok(&["treeinfo", s(&ks), "--kickstart"]);
         assert_eq!(of_event(&recs, "treeinfo")[0]["outcome"], "unchanged");
         assert_eq!(fs::read_to_string(ks.join(".treeinfo")).unwrap(), got);
     }
 
     // dry run writes nothing
     put(&os.join(".treeinfo"), PUNGI_TREEINFO);
-    let recs = run_ok(&["treeinfo", s(&os), "--dry-run"]);
+    let recs = compose_ok(&["treeinfo", s(&os), "--dry-run"]);
     assert_eq!(of_event(&recs, "treeinfo")[0]["dry_run"], true);
     assert_eq!(
         fs::read_to_string(os.join(".treeinfo")).unwrap(),
@@ -1106,8 +1098,8 @@ fn images_follow_prepare() {
     let top = build_compose(dir.path());
     productmd("write", &top.join("compose"));
     let want: Value = serde_json::from_slice(&productmd("read", &top.join("compose"))).unwrap();
-    run_ok(&["prepare", s(&top), "--revision", REV]);
-    let recs = run_ok(&["images", s(&top)]);
+    compose_ok(&["prepare", s(&top), "--revision", REV]);
+    let recs = compose_ok(&["images", s(&top)]);
     let imgs = of_event(&recs, "image");
     assert_eq!(imgs.len(), want["images"].as_array().unwrap().len());
     for im in imgs {
@@ -1140,13 +1132,11 @@ fn manifest_from_upstream_records() {
          {{\"event\":\"summary\",\"tool\":\"rl-compose\"}}\n",
         iso.file_name().unwrap().to_str().unwrap()
     );
-    let out = rl("rl-compose")
-        .args(["manifest", "-", "--pass"])
-        .write_stdin(input.clone())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recs = records(&out.stdout);
+    let recs = run_ok(
+        rl("rl-compose")
+            .args(["manifest", "-", "--pass"])
+            .write_stdin(input.clone()),
+    );
     let events: Vec<&str> = recs.iter().map(|r| r["event"].as_str().unwrap()).collect();
     assert_eq!(events, ["start", "manifest", "image", "error", "summary"]);
     assert_eq!(summary(&recs)["upstream_errors"], 1);
@@ -1187,7 +1177,7 @@ fn prepare_moves_odd_names() {
         &c.join("BaseOS/x86_64/iso/with space\nand newline.txt"),
         "x",
     );
-    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    let recs = compose_ok(&["prepare", s(&top), "--revision", REV]);
     assert!(c.join("images/x86_64").join(bad).is_file());
     assert!(!c.join("images/x86_64/images").exists());
     assert!(c.join("isos/x86_64/with space\nand newline.txt").is_file());
@@ -1196,7 +1186,7 @@ fn prepare_moves_odd_names() {
             .iter()
             .any(|r| r["path"]["bytes"].is_string())
     );
-    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    let recs = compose_ok(&["prepare", s(&top), "--revision", REV]);
     assert_eq!(summary(&recs)["changed"], 0);
 }
 
@@ -1208,7 +1198,7 @@ fn prepare_leaves_an_extras_compose_alone() {
     fs::create_dir_all(top.join("compose/plus/x86_64/os/repodata")).unwrap();
     put(&top.join("STATUS"), "FINISHED\n");
     let before = snapshot(&top);
-    let recs = run_ok(&["prepare", s(&top), "--revision", REV]);
+    let recs = compose_ok(&["prepare", s(&top), "--revision", REV]);
     assert_eq!(summary(&recs)["changed"], 0);
     assert_eq!(snapshot(&top), before);
 }

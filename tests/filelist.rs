@@ -247,13 +247,11 @@ fn timelist_to_a_file_skips_lists_at_the_top_only_and_reports_records() {
     let d = tempfile::tempdir().unwrap();
     let r = d.path();
     let mut table = staged_tree(r);
-    let out = rl("rl-filelist")
-        .args(["-s", "-t", "fullfiletimelist-rocky", "-f", "fullfilelist"])
-        .current_dir(r)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recs = records(&out.stdout);
+    let recs = run_ok(
+        rl("rl-filelist")
+            .args(["-s", "-t", "fullfiletimelist-rocky", "-f", "fullfilelist"])
+            .current_dir(r),
+    );
     let lists = of_event(&recs, "list");
     assert_eq!(lists.len(), 2);
     assert_eq!(lists[0]["kind"], "timelist");

@@ -56,6 +56,19 @@ pub fn of_event<'a>(recs: &'a [Value], event: &str) -> Vec<&'a Value> {
     recs.iter().filter(|r| r["event"] == event).collect()
 }
 
+/// Runs a prepared command of one of our tools, asserts it succeeded (showing its stderr when it
+/// did not) and returns its records.
+pub fn run_ok(cmd: &mut assert_cmd::Command) -> Vec<Value> {
+    let out = cmd.output().expect("run the tool");
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    records(&out.stdout)
+}
+
 /// The summary record.
 pub fn summary(recs: &[Value]) -> &Value {
     recs.last().expect("records")

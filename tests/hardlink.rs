@@ -78,6 +78,18 @@ fn fixture(root: &Path) {
     put(root, "end/big2", &big_end, 0o644, T0, 0);
     put(root, "end/big3", &big_mid, 0o644, T0, 0);
     put(root, "end/big4", &big, 0o644, T0, 0);
+    // Pairs (the only two files of their size) compared end first: one differing only in its
+    // first byte, one only in its last; neither may be linked.
+    let s1 = body(13, 21_000);
+    let mut s2 = s1.clone();
+    s2[0] ^= 1;
+    put(root, "pair/start1", &s1, 0o644, T0, 0);
+    put(root, "pair/start2", &s2, 0o644, T0, 0);
+    let p1 = body(14, 22_000);
+    let mut p2 = p1.clone();
+    *p2.last_mut().unwrap() ^= 1;
+    put(root, "pair/end1", &p1, 0o644, T0, 0);
+    put(root, "pair/end2", &p2, 0o644, T0, 0);
     // A large group of same-size files with equal head and tail: 5 identical, 5 different.
     let g = body(6, 20_000);
     for i in 0..10 {

@@ -26,23 +26,23 @@ pub fn edge_digest(path: &Path, size: u64) -> io::Result<[u8; 32]> {
 /// is at most twice that. Two files of one size have equal edge digests exactly when these are
 /// equal (up to a SHA-256 collision), so a pair is compared on them directly.
 pub fn edges(path: &Path, size: u64) -> io::Result<Vec<u8>> {
-    let mut f = File::open(path)?;
-    let mut buf = head(&mut f, size)?;
+    let f = File::open(path)?;
+    let mut buf = head(&f, size)?;
     if size > 2 * EDGE {
-        buf.extend_from_slice(&tail(&mut f, size)?);
+        buf.extend_from_slice(&tail(&f, size)?);
     }
     Ok(buf)
 }
 
 /// The first part of [`edges`]: the first [`EDGE`] bytes, or the whole file when `size` is at
 /// most twice that (one byte more is asked for, so a file that grew since the scan differs).
-pub fn head(f: &mut File, size: u64) -> io::Result<Vec<u8>> {
+pub fn head(f: &File, size: u64) -> io::Result<Vec<u8>> {
     let want = if size <= 2 * EDGE { 2 * EDGE + 1 } else { EDGE };
     read_from(f, 0, want.min(size + 1))
 }
 
 /// The second part of [`edges`] for files of more than 2 * [`EDGE`] bytes: the last `EDGE`.
-pub fn tail(f: &mut File, size: u64) -> io::Result<Vec<u8>> {
+pub fn tail(f: &File, size: u64) -> io::Result<Vec<u8>> {
     read_from(f, size - EDGE, EDGE)
 }
 

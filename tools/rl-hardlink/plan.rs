@@ -217,22 +217,21 @@ impl Ctx<'_> {
                 None
             }
         };
-        let (Some(mut fa), Some(mut fb)) = (open(a), open(b)) else {
+        let (Some(fa), Some(fb)) = (open(a), open(b)) else {
             return;
         };
-        let same =
-            |part: fn(&mut File, u64) -> std::io::Result<Vec<u8>>, fa: &mut File, fb: &mut File| {
-                let read = |f: &mut File, i: usize| match part(f, size) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        self.read_error(i, &e);
-                        None
-                    }
-                };
-                let (x, y) = (read(fa, a), read(fb, b));
-                x.is_some() && x == y
+        let same = |part: fn(&File, u64) -> std::io::Result<Vec<u8>>| {
+            let read = |f: &File, i: usize| match part(f, size) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.read_error(i, &e);
+                    None
+                }
             };
-        if (size > 2 * EDGE && !same(tail, &mut fa, &mut fb)) || !same(head, &mut fa, &mut fb) {
+            let (x, y) = (read(&fa, a), read(&fb, b));
+            x.is_some() && x == y
+        };
+        if (size > 2 * EDGE && !same(tail)) || !same(head) {
             return;
         }
         drop((fa, fb));

@@ -473,6 +473,34 @@ mod tests {
     }
 
     #[test]
+    fn node_positions_agree_across_segments() {
+        // Several directories of single-link files (one segment each) and linked files (the
+        // last segment): every position from `iter` indexes the same node.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        for d in ["a", "b", "c"] {
+            fs::create_dir(root.join(d)).unwrap();
+            for f in ["1", "2"] {
+                fs::write(root.join(d).join(f), format!("{d}{f}")).unwrap();
+            }
+        }
+        fs::hard_link(root.join("a/1"), root.join("c/3")).unwrap();
+        let (scan, errors) = scan(vec![root], &PathFilter::default(), &Criteria::default());
+        assert!(errors.is_empty());
+        assert_eq!(scan.files, 7);
+        let all: Vec<(usize, &Node)> = scan.nodes.iter().collect();
+        assert_eq!(all.len(), 6);
+        for (i, n) in &all {
+            assert!(std::ptr::eq(&scan.nodes[*i], *n));
+        }
+        let positions: Vec<usize> = all.iter().map(|(i, _)| *i).collect();
+        assert_eq!(positions, (0..6).collect::<Vec<_>>());
+        let linked: Vec<_> = all.iter().filter(|(_, n)| n.paths.len() == 2).collect();
+        assert_eq!(linked.len(), 1);
+        assert_eq!(linked[0].1.nlink, 2);
+    }
+
+    #[test]
     fn nested_and_repeated_roots_are_dropped() {
         let r = dedupe_roots(vec!["/a/b".into(), "/a".into(), "/c".into(), "/c".into()]);
         assert_eq!(r, [PathBuf::from("/a"), PathBuf::from("/c")]);

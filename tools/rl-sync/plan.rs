@@ -1016,6 +1016,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_subdirectory_is_listed_through_its_parent_and_never_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("real")).unwrap();
+        fs::write(dir.path().join("real/b"), "b").unwrap();
+        fs::write(dir.path().join("real/a"), "a").unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+        let (top, err) = list_dir(DirAt::Path(dir.path())).unwrap();
+        assert!(err.is_none());
+        let parent = top.fd.as_ref().unwrap();
+        let (real, _) = list_dir(DirAt::In(parent, OsStr::new("real"))).unwrap();
+        let names: Vec<&[u8]> = (0..real.ents.len()).map(|i| real.name(i)).collect();
+        assert_eq!(names, [&b"a"[..], b"b"]);
+        // A directory swapped for a symlink while the tree is planned is not entered.
+        assert!(list_dir(DirAt::In(parent, OsStr::new("link"))).is_err());
+    }
+
+    #[test]
     fn classes() {
         assert_eq!(class_of(Path::new("BaseOS/x/os/Packages/a.rpm")), 0);
         assert_eq!(

@@ -11,6 +11,7 @@ mod demo;
 mod filelist;
 mod hardlink;
 mod man;
+mod mirrormanager;
 mod mkcompose;
 mod pipelines;
 mod release_check;

@@ -7,6 +7,7 @@
 //! * [`parwalk`] — parallel tree walking when order does not matter.
 //! * [`fsx`] — atomic file replacement.
 //! * [`lock`] — whole-run lock files (flock).
+//! * [`mountpoint`] — whether a directory is `/` or a mount point (trees tools refuse by default).
 //! * [`hash`] — streaming SHA-256 / SHA-1, parallel over files.
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
@@ -41,6 +42,7 @@ pub mod filelist;
 pub mod fsx;
 pub mod hash;
 pub mod lock;
+pub mod mountpoint;
 pub mod nofollow;
 pub mod parwalk;
 pub mod progress;

@@ -41,6 +41,9 @@ is renamed over it. A name is never missing, even if the run is interrupted.
 (root/path), linking them against every file under DIR (or under the records' roots when no DIR is
 given). The survivor is then a file not named upstream, if one is identical.
 
+Refused (exit 3, nothing read): a root that is `/`, or a mount point unless --allow-fs-root. A
+filesystem root is never a release tree: `rl-hardlink -n /` would compare every file of the machine.
+
 Events written:
   link     a file was replaced by a hard link: root, path, target (path under the same root it now
            shares an inode with; target_root when in another root), size; dry_run with --dry-run
@@ -127,6 +130,10 @@ struct Args {
     /// on the disk and the journal more than on the CPU). The walk uses one thread per CPU.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+
+    /// Allow a DIR (or an upstream record's root) that is a mount point. `/` is never taken.
+    #[arg(long)]
+    allow_fs_root: bool,
 }
 
 /// The size of the thread pool: I/O-bound work gains from more threads than CPUs.
@@ -193,6 +200,12 @@ fn real_main(args: Args) -> Status {
             }
         }
     }
+    if let Some(reason) = refused_root(&roots, args.allow_fs_root) {
+        eprintln!("rl-hardlink: refused: {reason}");
+        run.emit(&Record::new("refused").with("reason", reason.as_str()));
+        run.raise(Status::Refused);
+        return run.finish(Record::new(""));
+    }
     let roots = scan::dedupe_roots(roots);
     let (scan, errors) = scan::scan(roots, &filter, &criteria);
     for (root, rel, err) in &errors {
@@ -225,6 +238,21 @@ fn real_main(args: Args) -> Status {
     // at a time would cost a measurable share of a re-run on a linked tree.
     std::mem::forget(scan);
     run.finish(summary)
+}
+
+/// Why a tree root is refused: `/` always, a mount point unless `allow_mount` (canonical roots).
+fn refused_root(roots: &[PathBuf], allow_mount: bool) -> Option<String> {
+    let root = roots
+        .iter()
+        .find(|r| rl_core::mountpoint::is_fs_root(r) && (r.parent().is_none() || !allow_mount))?;
+    Some(if root.parent().is_none() {
+        "the tree to link is the root directory /".to_owned()
+    } else {
+        format!(
+            "the tree to link {} is the root of a filesystem (use --allow-fs-root to link it anyway)",
+            root.display()
+        )
+    })
 }
 
 /// Reads the upstream records: the full paths of the files they name, and their distinct roots.

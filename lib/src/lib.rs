@@ -3,6 +3,7 @@
 //! One module, one idea:
 //! * [`record`] — the JSON-lines record protocol (schema documented there), the run harness, exit statuses.
 //! * [`upstream`] — reading upstream records from stdin.
+//! * [`shorten`] — messages cut to a bounded length (inputs quoted in errors can be huge).
 //! * [`walk`] — tree walking with relative paths.
 //! * [`parwalk`] — parallel tree walking when order does not matter.
 //! * [`fsx`] — atomic file replacement.
@@ -51,6 +52,7 @@ pub mod release;
 pub mod repodata;
 pub mod rpmvercmp;
 pub mod sha1_lanes;
+pub mod shorten;
 pub mod stagestate;
 pub mod torrent;
 pub mod treeinfo;

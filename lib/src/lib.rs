@@ -26,6 +26,7 @@
 //! * [`treeinfo`] — `.treeinfo` files as ConfigParser reads and writes them, the variant edit.
 //! * [`filelist`] — the mirror file lists (`fullfiletimelist-*`, `fullfilelist`).
 //! * [`repodata`] — RPM repository metadata (repomd.xml, primary, filelists; any compression).
+//! * [`xml_guard`] — bounds on one XML token's size (a decompression bomb costs no memory).
 //! * [`rpmvercmp`] — RPM version comparison and versioned-dependency matching.
 //! * [`closure`] — repository dependency closure (provides index, rich dependencies, dnf's rules).
 //! * [`exclude`] — rsync's exclude-pattern rules (`--exclude`, `--exclude-from`).
@@ -58,5 +59,6 @@ pub mod torrent;
 pub mod treeinfo;
 pub mod upstream;
 pub mod walk;
+pub mod xml_guard;
 
 pub use record::{Record, Run, Status};

@@ -14,7 +14,7 @@ use rl_core::{Record, Run};
 
 use crate::cli::CreateArgs;
 use crate::hashing::hash_all;
-use crate::input::{Named, files_in_dir, glob_set, matches, take_upstream};
+use crate::input::{Named, Wanted, files_in_dir, glob_set, matches, take_upstream};
 
 /// The pattern for directories when none is given: the toolkit's `for file in *.iso`.
 const DEFAULT_PATTERN: &str = "*.iso";
@@ -81,7 +81,14 @@ fn collect(args: &CreateArgs, run: &Run) -> anyhow::Result<Vec<Named>> {
     let mut items = Vec::new();
     for target in &args.targets {
         if target.as_os_str() == "-" {
-            for rec in take_upstream(run, &args.upstream, &[])? {
+            for rec in take_upstream(
+                run,
+                &args.upstream,
+                &Wanted {
+                    events: &[],
+                    checker: false,
+                },
+            )? {
                 let Some(full) = rec.full_path() else {
                     continue;
                 };

@@ -270,8 +270,10 @@ fn read_upstream(
         Box::new(std::io::BufReader::new(f))
     };
     let mut seen_roots = HashSet::new();
+    let mut tally = rl_core::upstream::Tally::default();
     for rec in rl_core::upstream::Records::new(reader) {
         let rec = rec.map_err(|e| e.to_string())?;
+        tally.saw(&rec);
         if rec.is_framing() {
             continue;
         }
@@ -294,7 +296,16 @@ fn read_upstream(
         if seen_roots.insert(root.clone()) {
             roots.push(root.clone());
         }
+        tally.took();
         paths.push(scan::join(&root, &rel));
     }
-    Ok(())
+    let takes = if args.events.is_empty() {
+        "records with root and path".to_owned()
+    } else {
+        format!("{} records", args.events.join(" or "))
+    };
+    match tally.nothing_usable(&takes, false) {
+        Some(msg) => Err(msg),
+        None => Ok(()),
+    }
 }

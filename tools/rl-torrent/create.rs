@@ -82,7 +82,14 @@ pub fn run(a: CreateArgs) -> Status {
     };
     if a.targets.len() == 1 && a.targets[0] == Path::new("-") {
         // Targets from upstream records (`rl-torrent scaffold … | rl-torrent create - …`).
+        let mut tally = rl_core::upstream::Tally::default();
         for rec in rl_core::upstream::stdin_records() {
+            if let Ok(up) = &rec {
+                tally.saw(up);
+                if up.event() == a.event {
+                    tally.took();
+                }
+            }
             match rec {
                 Err(bad) => {
                     run.error_general("read", "input.bad_record", &bad.to_string());
@@ -100,6 +107,10 @@ pub fn run(a: CreateArgs) -> Status {
                 Ok(up) if a.pass && !up.is_framing() => run.pass(&up.raw),
                 Ok(_) => {}
             }
+        }
+        let takes = format!("{} records", a.event);
+        if let Some(msg) = tally.nothing_usable(&takes, false) {
+            run.error_general("read", "input.empty", &msg);
         }
     } else {
         for target in &a.targets {

@@ -103,7 +103,15 @@ pub fn run_verify(a: VerifyArgs) -> Status {
     match &a.content {
         Some(content) => verify_one(&run, &a, &a.torrent, content, &mut counts),
         None if a.torrent == Path::new("-") => {
+            let mut tally = rl_core::upstream::Tally::default();
             for rec in rl_core::upstream::stdin_records() {
+                if let Ok(up) = &rec {
+                    tally.saw(up);
+                    // A dry run's records count as taken: the upstream run was not real.
+                    if up.event() == "torrent" {
+                        tally.took();
+                    }
+                }
                 match rec {
                     Err(bad) => {
                         run.error_general("read", "input.bad_record", &bad.to_string());
@@ -131,6 +139,9 @@ pub fn run_verify(a: VerifyArgs) -> Status {
                     }
                     Ok(_) => {}
                 }
+            }
+            if let Some(msg) = tally.nothing_usable("torrent records", true) {
+                run.error_general("read", "input.empty", &msg);
             }
         }
         None => run.error_general(

@@ -591,3 +591,18 @@ fn propagation_fails_when_too_many_mirrors_are_behind_and_skips_without_logs() {
     let run = release_check(&r, &[], &[("RL_PROPAGATION_LOGS", &empty)]);
     run.assert("propagation", "FAIL", "propagation could not be checked");
 }
+
+#[test]
+fn an_unknown_skip_name_is_a_usage_error() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/release-check");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(["--skip", "compose,composee"])
+        .env("RLVER", "9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing checked");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("release-check: --skip composee: no such check"), "{err}");
+}

@@ -604,5 +604,8 @@ fn an_unknown_skip_name_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "nothing checked");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("release-check: --skip composee: no such check"), "{err}");
+    assert!(
+        err.starts_with("release-check: --skip composee: no such check"),
+        "{err}"
+    );
 }

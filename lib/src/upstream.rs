@@ -144,6 +144,19 @@ impl<R: BufRead> Iterator for Records<R> {
     }
 }
 
+/// Refuses (exit 3, a `refused` record, one sentence) to act on the records of a dry run: they
+/// name changes that never happened. A tool run with `--dry-run` itself may read them.
+pub fn refuse_dry_upstream(run: &crate::Run) {
+    let reason = "the upstream records are a dry run (\"dry_run\":true): nothing they name was changed, so there is nothing to do for them; run the upstream tool without --dry-run, or add --dry-run here too";
+    eprintln!("{}: refused: {reason}", run.tool());
+    run.emit(
+        &crate::Record::new("refused")
+            .with("reason", reason)
+            .with("kind", "dry_run_upstream"),
+    );
+    run.raise(crate::Status::Refused);
+}
+
 /// What a tool found on stdin, so that a run that took nothing says so instead of passing.
 ///
 /// `rl-compose images C | rl-checksum verify -` once gave `ok:0` and exit 0: verify wanted

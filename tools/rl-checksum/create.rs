@@ -28,7 +28,14 @@ struct Counts {
 }
 
 pub fn create(args: &CreateArgs, run: &Run) -> anyhow::Result<Record> {
-    let items = collect(args, run)?;
+    let mut upstream_dry = false;
+    let items = collect(args, run, &mut upstream_dry)?;
+    // Records of a dry run name changes that never happened: a CHECKSUM for them would describe
+    // a tree that does not exist (`rl-sync -n S/ P | rl-checksum create -`).
+    if upstream_dry && !args.dry_run {
+        rl_core::upstream::refuse_dry_upstream(run);
+        return Ok(Record::new(""));
+    }
     let paths: Vec<PathBuf> = items.iter().map(Named::full).collect();
     let digests = hash_all(&paths, args.common.jobs, args.common.progress);
 
@@ -71,7 +78,8 @@ pub fn create(args: &CreateArgs, run: &Run) -> anyhow::Result<Record> {
         .with("unchanged", counts.unchanged))
 }
 
-fn collect(args: &CreateArgs, run: &Run) -> anyhow::Result<Vec<Named>> {
+/// The files to hash; `upstream_dry` is set when an upstream record taken is a dry run's.
+fn collect(args: &CreateArgs, run: &Run, upstream_dry: &mut bool) -> anyhow::Result<Vec<Named>> {
     let explicit = glob_set(&args.patterns)?;
     let dir_set = match &explicit {
         Some(s) => s.clone(),
@@ -89,6 +97,7 @@ fn collect(args: &CreateArgs, run: &Run) -> anyhow::Result<Vec<Named>> {
                     checker: false,
                 },
             )? {
+                *upstream_dry |= rec.fields.get("dry_run") == Some(&serde_json::Value::Bool(true));
                 let Some(full) = rec.full_path() else {
                     continue;
                 };

@@ -179,8 +179,16 @@ fn real_main(args: Args) -> Status {
     // Upstream records first (they may also name the roots).
     let mut upstream_paths: Vec<PathBuf> = Vec::new();
     let mut upstream_roots: Vec<PathBuf> = Vec::new();
+    let mut upstream_dry = false;
     if let Some(from) = &args.from
-        && let Err(msg) = read_upstream(&run, from, &args, &mut upstream_paths, &mut upstream_roots)
+        && let Err(msg) = read_upstream(
+            &run,
+            from,
+            &args,
+            &mut upstream_paths,
+            &mut upstream_roots,
+            &mut upstream_dry,
+        )
     {
         run.error_general("read", "input.invalid", &msg);
         return run.finish(Record::new(""));
@@ -204,6 +212,10 @@ fn real_main(args: Args) -> Status {
         eprintln!("rl-hardlink: refused: {reason}");
         run.emit(&Record::new("refused").with("reason", reason.as_str()));
         run.raise(Status::Refused);
+        return run.finish(Record::new(""));
+    }
+    if upstream_dry && !args.dry_run {
+        rl_core::upstream::refuse_dry_upstream(&run);
         return run.finish(Record::new(""));
     }
     let roots = scan::dedupe_roots(roots);
@@ -262,6 +274,7 @@ fn read_upstream(
     args: &Args,
     paths: &mut Vec<PathBuf>,
     roots: &mut Vec<PathBuf>,
+    upstream_dry: &mut bool,
 ) -> Result<(), String> {
     let reader: Box<dyn std::io::BufRead> = if from == std::path::Path::new("-") {
         Box::new(std::io::stdin().lock())
@@ -297,6 +310,7 @@ fn read_upstream(
             roots.push(root.clone());
         }
         tally.took();
+        *upstream_dry |= rec.fields.get("dry_run") == Some(&serde_json::Value::Bool(true));
         paths.push(scan::join(&root, &rel));
     }
     let takes = if args.events.is_empty() {

@@ -96,6 +96,15 @@ pub fn run(a: CreateArgs) -> Status {
                     break;
                 }
                 Ok(up) if up.event() == "error" => run.pass_upstream_error(&up.raw),
+                // A dry run's record names a directory that was never made: create nothing.
+                Ok(up)
+                    if up.event() == a.event
+                        && !a.dry_run
+                        && up.fields.get("dry_run") == Some(&serde_json::Value::Bool(true)) =>
+                {
+                    rl_core::upstream::refuse_dry_upstream(&run);
+                    break;
+                }
                 Ok(up) if up.event() == a.event => match up.full_path() {
                     Some(p) => one(&run, &p),
                     None => run.error_general(

@@ -501,7 +501,11 @@ fn a_good_release_passes_and_each_break_fails_its_check() {
         "FAIL",
         "1 unresolved requirement in 1 package: bash-1.0-1.el9.x86_64 (x86_64) requires nothing-provides-this",
     );
-    run.assert("signed", "FAIL", "1 of 4 packages not signed: BaseOS/");
+    run.assert(
+        "signed",
+        "FAIL",
+        "1 of 4 packages not signed with 350d275d: BaseOS/",
+    );
 
     // --skip, and no torrent directory.
     let none = r.base.join("no-torrents");
@@ -608,4 +612,30 @@ fn an_unknown_skip_name_is_a_usage_error() {
         err.starts_with("release-check: --skip composee: no such check"),
         "{err}"
     );
+}
+
+#[test]
+fn signed_defaults_to_the_release_key_of_rlver() {
+    let r = build();
+    let rpms = r.compose.join("compose/metadata/rpms.json");
+    let text = fs::read_to_string(&rpms)
+        .unwrap()
+        .replace(r#""sigkey":"350d275d""#, r#""sigkey":"deadbeef""#);
+    put(&rpms, text);
+    let run = release_check(&r, &["--skip", "production,torrents"], &[]);
+    run.assert("signed", "FAIL", "4 of 4 packages not signed with 350d275d");
+    let any = Path::new("any");
+    let run = release_check(
+        &r,
+        &["--skip", "production,torrents"],
+        &[("RL_SIGN_KEY", any)],
+    );
+    run.assert("signed", "PASS", "all 4 packages signed");
+    let other = Path::new("deadbeef");
+    let run = release_check(
+        &r,
+        &["--skip", "production,torrents"],
+        &[("RL_SIGN_KEY", other)],
+    );
+    run.assert("signed", "PASS", "all 4 packages signed with deadbeef");
 }

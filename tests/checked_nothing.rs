@@ -121,6 +121,7 @@ fn a_dry_run_upstream_is_refused_by_tools_that_change_disk() {
             vec![
                 "create",
                 "-",
+                "--no-tracker",
                 "--event",
                 "update",
                 "-o",

@@ -208,6 +208,7 @@ fn build() -> Release {
     );
     let mut args = vec![
         os("create").to_owned(),
+        os("--no-tracker").to_owned(),
         os("--no-date").to_owned(),
         os("-x").to_owned(),
         os(r".*/CHECKSUM.asc").to_owned(),

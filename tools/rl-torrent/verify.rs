@@ -83,6 +83,7 @@ pub fn run_show(a: ShowArgs) -> Status {
             .with("private", info.private)
             .with("announce", p.meta.announce.clone())
             .with("announce_list", json!(p.meta.announce_list))
+            .with("url_list", json!(p.meta.url_list))
             .with("comment", p.meta.comment.clone())
             .with("created_by", p.meta.created_by.clone())
             .with("creation_date", p.meta.creation_date)

@@ -505,7 +505,7 @@ fn arches_and_newest_match_dnf() {
         os(&f.arch),
         "--forcearch".as_ref(),
         "x86_64".as_ref(),
-        "-n".as_ref(),
+        "--newest-only".as_ref(),
     ]);
     let newest = answer(&recs);
     assert!(!newest.iter().any(|(p, _)| p == "multi-dep-1.0-1.x86_64"));

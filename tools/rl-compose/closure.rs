@@ -69,7 +69,7 @@ pub struct ClosureArgs {
     pub forcearch: Option<String>,
 
     /// Only the newest version of each name.arch per repository is checked and provides (dnf's --newest).
-    #[arg(long, short = 'n', alias = "newest", overrides_with = "all_versions")]
+    #[arg(long, alias = "newest", overrides_with = "all_versions")]
     pub newest_only: bool,
 
     /// Every version is checked and provides (the default, as dnf repoclosure).

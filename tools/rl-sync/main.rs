@@ -5,6 +5,7 @@ mod apply;
 mod plan;
 mod remote;
 mod safety;
+mod tree;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -368,7 +369,6 @@ fn main() -> ExitCode {
 
     let exec = Exec {
         run: &run,
-        src_root: src_root.clone(),
         dst_root: dst_canon.clone(),
         filter: &filter,
         owners,
@@ -378,6 +378,9 @@ fn main() -> ExitCode {
         fsync: args.fsync,
         root: is_root,
         counters: Default::default(),
+        src: tree::Tree::new(&src_root),
+        dst: tree::Tree::new(&dst_canon),
+        failed: Default::default(),
     };
     let stream = |a: &plan::Action| exec.act(a);
     let ctx = Ctx {
@@ -396,6 +399,7 @@ fn main() -> ExitCode {
     for e in &plan.errors {
         let root = if e.root_is_dst { &dst_canon } else { &src_root };
         run.error(root, &e.rel, e.op, &e.error);
+        exec.failed(&e.rel);
     }
     exec.execute(&plan, args.order, &pool);
 
@@ -411,7 +415,8 @@ fn main() -> ExitCode {
         .with("mknod", get(&c.mknod))
         .with("meta", get(&c.meta))
         .with("delete", get(&c.delete))
-        .with("bytes", get(&c.bytes));
+        .with("bytes", get(&c.bytes))
+        .with("held", get(&c.held));
     if args.dry_run {
         summary.set("dry_run", true);
     }

@@ -260,3 +260,68 @@ fn a_staged_release_root_keeps_its_mode_through_a_sync() {
     assert_eq!(of_event(&status, "status")[0]["state"], "staged");
     assert!(dst.join("BaseOS/os/Packages/a.rpm").exists());
 }
+
+#[test]
+fn deletions_of_most_of_the_destination_are_refused_and_max_delete_is_rsyncs() {
+    let base = tempfile::tempdir().unwrap();
+    let (src, dst) = (base.path().join("src"), base.path().join("dst"));
+    put(&src.join("keep.rpm"), "keep");
+    for i in 0..40 {
+        put(&dst.join(format!("Packages/old{i}.rpm")), "old");
+    }
+    let sync = |extra: &[&str]| {
+        rl("rl-sync")
+            .args(extra)
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", dst.display()))
+            .output()
+            .unwrap()
+    };
+    let remaining = || walkdir::WalkDir::new(&dst).into_iter().count();
+    let before = remaining();
+    // --delete from an almost empty source: refused, nothing deleted, the new file still copied.
+    for extra in [&["--delete", "-n"][..], &["--delete"]] {
+        let out = sync(extra);
+        assert_eq!(out.status.code(), Some(3), "{extra:?}");
+        let recs = records(&out.stdout);
+        let refused = of_event(&recs, "refused");
+        assert_eq!(refused[0]["kind"], "deletions");
+        assert_eq!(refused[0]["deletions"], 41, "40 files and their directory");
+        assert!(of_event(&recs, "delete").is_empty());
+    }
+    assert!(dst.join("keep.rpm").exists());
+    assert_eq!(remaining(), before + 1);
+    // --max-delete: rsync's exit status 25; rl-sync deletes none rather than the first N.
+    if have_peer("rsync") {
+        let copy = base.path().join("rsync-dst");
+        assert!(
+            Command::new("cp")
+                .arg("-a")
+                .arg(&dst)
+                .arg(&copy)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = Command::new("rsync")
+            .args(["-a", "--delete", "--max-delete=5"])
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", copy.display()))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(25));
+    }
+    let out = sync(&["--delete", "--max-delete", "5", "--force-delete"]);
+    assert_eq!(out.status.code(), Some(25));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more than --max-delete 5"));
+    assert_eq!(remaining(), before + 1);
+    // --force-delete: the operator means it.
+    let out = sync(&["--delete", "--force-delete"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(remaining(), 2, "dst and keep.rpm");
+}

@@ -64,6 +64,8 @@ pub struct Exec<'a> {
     pub dst: Tree,
     /// Paths that failed in this run (scan or change), for holding back the metadata over them.
     pub failed: std::sync::Mutex<Vec<PathBuf>>,
+    /// Why no deletion may be made (the deletion guard), when one stopped them.
+    pub deletions_stopped: std::sync::OnceLock<crate::deletion_guard::Stop>,
 }
 
 /// Removes a temporary (a name in a directory we hold open) on drop unless disarmed.
@@ -633,6 +635,11 @@ impl Exec<'_> {
         ));
     }
 
+    /// Makes no deletion in this run, for the reason given.
+    pub fn refuse_deletions(&self, stop: crate::deletion_guard::Stop) {
+        let _ = self.deletions_stopped.set(stop);
+    }
+
     /// Notes a path that failed in this run.
     pub fn failed(&self, rel: &Path) {
         self.failed
@@ -738,6 +745,10 @@ impl Exec<'_> {
                     // Our own stale temporaries still go.
                     deletes.retain(|a| matches!(a.op, Op::StaleTemp));
                 }
+                if let Some(stop) = self.deletions_stopped.get() {
+                    deletes.retain(|a| matches!(a.op, Op::StaleTemp));
+                    stop.report(self.run);
+                }
                 deletes.sort_by(|a, b| b.rel.cmp(&a.rel));
                 for a in deletes {
                     self.act(a);
@@ -745,7 +756,15 @@ impl Exec<'_> {
                 self.finish_dirs(&mut dirs);
             }
             Order::Rsync => {
-                let mut all: Vec<&Action> = plan.actions.iter().collect();
+                let stopped = self.deletions_stopped.get();
+                if let Some(stop) = stopped {
+                    stop.report(self.run);
+                }
+                let mut all: Vec<&Action> = plan
+                    .actions
+                    .iter()
+                    .filter(|a| stopped.is_none() || !matches!(a.op, Op::Delete))
+                    .collect();
                 all.sort_by_cached_key(|a| rsync_key(a));
                 for a in all {
                     self.act(a);

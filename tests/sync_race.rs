@@ -325,3 +325,22 @@ fn deletions_of_most_of_the_destination_are_refused_and_max_delete_is_rsyncs() {
     );
     assert_eq!(remaining(), 2, "dst and keep.rpm");
 }
+
+#[test]
+fn a_missing_destination_parent_is_one_error() {
+    let base = tempfile::tempdir().unwrap();
+    let src = base.path().join("src");
+    for i in 0..50 {
+        put(&src.join(format!("d{i}/f")), "x");
+    }
+    let out = rl("rl-sync")
+        .arg(format!("{}/", src.display()))
+        .arg(base.path().join("missing/dst/"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("missing does not exist"), "{err}");
+    assert!(!base.path().join("missing").exists());
+}

@@ -308,6 +308,20 @@ fn main() -> ExitCode {
             ),
         );
     }
+    // rsync makes the last component of the destination only: a missing parent is one error,
+    // not one per entry of the source.
+    if !dst_canon.exists()
+        && let Some(parent) = dst_canon.parent()
+        && !parent.is_dir()
+    {
+        return fail(
+            run,
+            &format!(
+                "the destination's parent {} does not exist (rl-sync makes only the last component, as rsync)",
+                parent.display()
+            ),
+        );
+    }
     let effective = match &top {
         Some(name) => dst_canon.join(name),
         None => dst_canon.clone(),

@@ -309,8 +309,9 @@ fn main() -> ExitCode {
         );
     }
     // rsync makes the last component of the destination only: a missing parent is one error,
-    // not one per entry of the source.
-    if !dst_canon.exists()
+    // not one per entry of the source. (A dry run makes nothing and shows the whole plan.)
+    if !args.dry_run
+        && !dst_canon.exists()
         && let Some(parent) = dst_canon.parent()
         && !parent.is_dir()
     {

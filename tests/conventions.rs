@@ -103,3 +103,16 @@ fn an_unreadable_composeinfo_is_one_error_not_also_a_missing_one() {
     assert!(err.contains("not productmd metadata"), "{err}");
     assert!(!err.contains("no metadata/composeinfo.json"), "{err}");
 }
+
+#[test]
+fn a_diff_of_a_missing_list_is_still_framed() {
+    let out = rl("rl-filelist")
+        .args(["diff", "/nonexistent/fullfiletimelist-rocky", "/tmp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // records() checks start first, summary last.
+    let recs = crate::common::records(&out.stdout);
+    assert_eq!(crate::common::of_event(&recs, "error").len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file"));
+}

@@ -8,6 +8,7 @@
 //! * [`parwalk`] — parallel tree walking when order does not matter.
 //! * [`fsx`] — atomic file replacement.
 //! * [`lock`] — whole-run lock files (flock).
+//! * [`netfs`] — network filesystems (NFS, FUSE, …) and the I/O depth they need.
 //! * [`mountpoint`] — whether a directory is `/` or a mount point (trees tools refuse by default).
 //! * [`hash`] — streaming SHA-256 / SHA-1, parallel over files.
 //! * [`progress`] — progress bars on stderr when it is a terminal.
@@ -45,6 +46,7 @@ pub mod fsx;
 pub mod hash;
 pub mod lock;
 pub mod mountpoint;
+pub mod netfs;
 pub mod nofollow;
 pub mod parwalk;
 pub mod progress;

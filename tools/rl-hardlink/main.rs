@@ -137,12 +137,16 @@ struct Args {
 }
 
 /// The size of the thread pool: I/O-bound work gains from more threads than CPUs.
-fn thread_count(asked: Option<u16>) -> usize {
+fn thread_count(asked: Option<u16>, roots: &[PathBuf]) -> usize {
     match asked {
         Some(n) => usize::from(n),
-        None => std::thread::available_parallelism()
-            .map_or(4, |n| n.get() * 4)
-            .clamp(4, 32),
+        None => {
+            let local = std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 4)
+                .clamp(4, 32);
+            let roots: Vec<&std::path::Path> = roots.iter().map(PathBuf::as_path).collect();
+            rl_core::netfs::io_depth(&roots, local)
+        }
     }
 }
 
@@ -233,7 +237,7 @@ fn real_main(args: Args) -> Status {
             .from
             .as_ref()
             .map(|_| plan::fresh_inodes(&upstream_paths)),
-        threads: thread_count(args.threads),
+        threads: thread_count(args.threads, &scan.roots),
     };
     let totals = plan::link_all(&scan, &opts, &run);
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);

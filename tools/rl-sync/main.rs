@@ -382,9 +382,11 @@ fn main() -> ExitCode {
     }
 
     let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
+        let local = std::thread::available_parallelism()
             .map(|n| (n.get() * 2).max(4))
-            .unwrap_or(4)
+            .unwrap_or(4);
+        // On NFS/EFS or FUSE each operation is a round trip: keep many in flight.
+        rl_core::netfs::io_depth(&[src_root.as_path(), dst_canon.as_path()], local)
     });
     let pool = match rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))

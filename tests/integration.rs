@@ -3,6 +3,7 @@
 mod common;
 
 mod bitflip;
+mod checked_nothing;
 mod checksum;
 mod compose;
 mod compose_closure;

@@ -39,6 +39,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use crate::shorten::{MAX_MESSAGE, shorten};
+
 /// The schema number written in every `start` record; bumped only on incompatible changes.
 pub const SCHEMA: u64 = 1;
 
@@ -356,6 +358,7 @@ impl Run {
 
     /// Reports a failure on one file with an explicit kind and message.
     pub fn error_with(&self, root: &Path, rel: &Path, op: &str, kind: &str, message: &str) {
+        let message = &*shorten(message, MAX_MESSAGE);
         self.errors.fetch_add(1, Ordering::Relaxed);
         self.raise(Status::Error);
         self.emit(
@@ -371,12 +374,19 @@ impl Run {
             } else {
                 root.join(rel)
             };
-            eprintln!("{}: {}: {}", self.tool, shown.display(), message);
+            let shown = shown.display().to_string();
+            eprintln!(
+                "{}: {}: {}",
+                self.tool,
+                shorten(&shown, MAX_MESSAGE),
+                message
+            );
         }
     }
 
     /// Reports a failure that is not about one file (bad input line, …).
     pub fn error_general(&self, op: &str, kind: &str, message: &str) {
+        let message = &*shorten(message, MAX_MESSAGE);
         self.errors.fetch_add(1, Ordering::Relaxed);
         self.raise(Status::Error);
         self.emit(
@@ -393,7 +403,7 @@ impl Run {
     /// Prints a warning on stderr (no record, no status change).
     pub fn warn(&self, message: &str) {
         if !self.quiet_stderr {
-            eprintln!("{}: warning: {}", self.tool, message);
+            eprintln!("{}: warning: {}", self.tool, shorten(message, MAX_MESSAGE));
         }
     }
 

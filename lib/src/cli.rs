@@ -105,6 +105,7 @@ mod tests {
     #[test]
     fn renders_a_page_with_subcommands() {
         let cmd = clap::Command::new("rl-demo")
+            .version("1.0")
             .about("Demo tool")
             .subcommand(
                 clap::Command::new("run")

@@ -19,4 +19,5 @@ mod pipelines;
 mod release_check;
 mod release_flow;
 mod sync;
+mod sync_race;
 mod torrent;

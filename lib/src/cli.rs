@@ -10,6 +10,7 @@ Exit status:
   1    a check found a difference (verify mismatch, closure broken, state not as expected)
   2    an error (I/O, bad input, usage)
   3    refused as unsafe (the message says why and which flag overrides it)
+  25   rl-sync: the --max-delete limit stopped the deletions (as rsync)
   130  interrupted";
 
 /// The hidden first argument that prints the man page (`rl-X --generate-man > man/rl-X.1`).

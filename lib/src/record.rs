@@ -55,6 +55,8 @@ pub enum Status {
     Error = 2,
     /// Refused as unsafe; the message says why and which flag overrides it.
     Refused = 3,
+    /// rl-sync's `--max-delete` limit stopped the deletions (rsync's exit status 25).
+    MaxDelete = 25,
     /// Interrupted by a signal.
     Interrupted = 130,
 }
@@ -72,8 +74,9 @@ impl Status {
                 Status::Ok => 0,
                 Status::Differs => 1,
                 Status::Error => 2,
-                Status::Refused => 3,
-                Status::Interrupted => 4,
+                Status::MaxDelete => 3,
+                Status::Refused => 4,
+                Status::Interrupted => 5,
             }
         }
         if rank(other) > rank(self) {

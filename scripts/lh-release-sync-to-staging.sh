@@ -4,6 +4,8 @@
 # edit .treeinfo, link <major>-LookAhead and hardlink. No kickstart trees, no signing.
 #
 #   RLVER=10 bash lh-release-sync-to-staging.sh [-q]
+#
+# RL_ALLOW_INCOMPLETE=1 accepts a FINISHED_INCOMPLETE compose (refused by default).
 set -euo pipefail
 export SHORT=Rocky RLREL=lh
 source "$(dirname "$0")/common"

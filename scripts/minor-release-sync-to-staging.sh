@@ -5,6 +5,11 @@
 #
 #   RLVER=9 bash minor-release-sync-to-staging.sh [-q]
 #
+# Signing: RL_SIGN_CMD, else the toolkit's /root/bin/sign-repo-$MAJOR.sh (RL_SIGN_DIR); with
+# neither the script stops before its first change unless RL_SIGN_CMD=none. A FINISHED_INCOMPLETE
+# compose is synced only with RL_ALLOW_INCOMPLETE=1. images/<arch> and live/<arch> get their
+# CHECKSUM like the ISO directories; .treeinfo edits are owned by RL_CHOWN.
+#
 # Same steps and order as the toolkit's script, minus its hazards: every compose is checked
 # before anything changes (the toolkit's `pushd || break` went on half-done), the compose must be
 # FINISHED, and every step is idempotent (no duplicated CHECKSUM lines or treeinfo sections, no
@@ -20,7 +25,8 @@ for compose in "${NONSIG_COMPOSE[@]}"; do
     SRC[$compose]=$COMPOSE_ROOT/$MAJ/latest-$compose-$MAJ
     rl_require_dir "${SRC[$compose]}/compose" "compose"
 done
-rl_step "compose FINISHED" rl-compose info "${SRC[Rocky]}" --require finished
+rl_require_finished "${SRC[Rocky]}"
+rl_require_signer
 
 # The pre-sync work inside the Rocky compose.
 rocky=${SRC[Rocky]}/compose
@@ -37,6 +43,7 @@ if ((${#iso_files[@]})); then
     rl_step "ISO manifests" rl-compose manifest "${iso_files[@]}"
     rl_step "ISO checksums" rl-checksum create "${iso_dirs[@]}"
 fi
+rl_image_checksums "$rocky"
 
 TARGET=$STAGING_ROOT/$CATEGORY_STUB/$REV
 mkdir -p "$TARGET"
@@ -67,6 +74,7 @@ for arch in "${ARCHES[@]}"; do
     [[ -f $base/os/.treeinfo ]] && rl_step "treeinfo $arch" rl-compose treeinfo "$base/os"
     [[ -f $base/kickstart/.treeinfo ]] &&
         rl_step "treeinfo kickstart $arch" rl-compose treeinfo --kickstart "$base/kickstart"
+    rl_own "$base"/{os,kickstart}/{.treeinfo,.treeinfo-pristine}
 done
 
 for arch in "${ARCHES[@]}"; do
@@ -75,6 +83,7 @@ for arch in "${ARCHES[@]}"; do
         rl_sign "$TARGET/$repo/$arch/kickstart/repodata/repomd.xml"
     done
 done
+rl_sign_report
 
 (
     cd "$STAGING_ROOT/$CATEGORY_STUB"

@@ -17,4 +17,8 @@ TARGET=$PRODUCTION_ROOT/$CATEGORY_STUB/${REV%%-*}
 read -r -a extra <<<"${RL_SYNC_EXTRA:-}"
 [[ " ${extra[*]-} " == *" --dry-run "* ]] || mkdir -p "$TARGET"
 rl_step "sync $REV to production" rl_sync "$src/" "$TARGET/" --delete "${extra[@]}"
-echo "${0##*/}: synced; now run the file list script (sync-file-list-parallel.sh)" >&2
+if [[ " ${extra[*]-} " == *" --dry-run "* ]]; then
+    echo "${0##*/}: dry run: nothing was synced; the records above are what a real run would do" >&2
+else
+    echo "${0##*/}: synced; now run the file list script (sync-file-list-parallel.sh)" >&2
+fi

@@ -2,7 +2,7 @@
 # Mirror a compose into the staging release exactly (with deletions), after hard-linking inside
 # the compose so the sync carries the links.
 #
-#   RLVER=9 bash sync-to-staging.delete.sh SHORT [-q]
+#   RLVER=9 bash sync-to-staging.delete.sh SHORT [-q]      (RL_ALLOW_INCOMPLETE=1: FINISHED_INCOMPLETE too)
 set -euo pipefail
 SHORT=${1:-}
 [[ -n $SHORT && $SHORT != -q ]] || { echo "usage: RLVER=N ${0##*/} SHORT [-q]" >&2; exit 2; }
@@ -12,7 +12,7 @@ source "$(dirname "$0")/common"
 
 src=$RELEASE_COMPOSE_ROOT
 rl_require_dir "$src/compose" "compose"
-rl_step "compose FINISHED" rl-compose info "$src" --require finished
+rl_require_finished "$src"
 TARGET=$STAGING_ROOT/$CATEGORY_STUB/$REV
 mkdir -p "$TARGET"
 rl_step "hardlink compose" rl_hardlink "$src/compose"

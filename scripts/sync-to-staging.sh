@@ -5,6 +5,10 @@
 #
 #   RLVER=9 bash sync-to-staging.sh SHORT [-q]
 #
+# Signing as in minor-release-sync-to-staging.sh (RL_SIGN_CMD, the toolkit's sign-repo-$MAJOR.sh,
+# or RL_SIGN_CMD=none; checked before the sync). RL_ALLOW_INCOMPLETE=1 accepts a
+# FINISHED_INCOMPLETE compose.
+#
 # Unlike the toolkit, the staging repodata is not deleted before the sync: the sync leaves
 # repodata alone (it is excluded) and createrepo_c --update replaces it atomically afterwards, so
 # staging never serves a repository without metadata. The compose must be FINISHED.
@@ -16,7 +20,8 @@ source "$(dirname "$0")/common"
 
 src=$RELEASE_COMPOSE_ROOT
 rl_require_dir "$src/compose" "compose"
-rl_step "compose FINISHED" rl-compose info "$src" --require finished
+rl_require_finished "$src"
+rl_require_signer
 TARGET=$STAGING_ROOT/$CATEGORY_STUB/$REV
 mkdir -p "$TARGET"
 
@@ -64,3 +69,4 @@ else
         rl_createrepo "$TARGET/$repo"
     done
 fi
+rl_sign_report

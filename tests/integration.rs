@@ -14,6 +14,7 @@ mod hardlink;
 mod man;
 mod mirrormanager;
 mod mkcompose;
+mod parity_fixes;
 mod pipelines;
 mod release_check;
 mod release_flow;

@@ -10,11 +10,11 @@ use std::process::{Command, Output};
 
 use crate::common::*;
 
-fn repo_dir() -> PathBuf {
+pub(crate) fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn have_compose_peers() -> bool {
+pub(crate) fn have_compose_peers() -> bool {
     have_peer("rpmbuild")
         && have_peer("createrepo_c")
         && have_peer("xorriso")
@@ -22,17 +22,17 @@ fn have_compose_peers() -> bool {
 }
 
 /// A temporary site: compose, staging, production and torrent roots.
-struct Site {
+pub(crate) struct Site {
     _dir: tempfile::TempDir,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 impl Site {
-    fn new(release: &str) -> Site {
+    pub(crate) fn new(release: &str) -> Site {
         Site::for_major("9", release)
     }
 
-    fn for_major(major: &str, release: &str) -> Site {
+    pub(crate) fn for_major(major: &str, release: &str) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let out = Command::new("bash")
@@ -49,16 +49,17 @@ impl Site {
         Site { _dir: dir, root }
     }
 
-    fn staging(&self) -> PathBuf {
+    pub(crate) fn staging(&self) -> PathBuf {
         self.root.join("repos-staging/mirror/pub/rocky")
     }
 
-    fn production(&self) -> PathBuf {
+    pub(crate) fn production(&self) -> PathBuf {
         self.root.join("repos-production/mirror/pub/rocky")
     }
 
-    /// Runs a pipeline script with the site's roots and our binaries.
-    fn script(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// A pipeline script with the site's roots and our binaries, signing off explicitly
+    /// (RL_SIGN_CMD=none; no toolkit signer in RL_SIGN_DIR).
+    pub(crate) fn command(&self, name: &str, args: &[&str]) -> Command {
         let bins = bin_path("rl-sync").parent().unwrap().to_path_buf();
         let mut cmd = Command::new("bash");
         cmd.arg(repo_dir().join("scripts").join(name))
@@ -74,14 +75,22 @@ impl Site {
             .env("RL_CHOWN", "")
             .env("RLVER", "9")
             .env_remove("RLREL")
-            .env_remove("RL_SIGN_CMD");
+            .env_remove("RL_ALLOW_INCOMPLETE")
+            .env("RL_SIGN_DIR", self.root.join("no-signer"))
+            .env("RL_SIGN_CMD", "none");
+        cmd
+    }
+
+    /// Runs a pipeline script (see `command`) with extra environment.
+    pub(crate) fn script(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(name, args);
         for (k, v) in env {
             cmd.env(k, v);
         }
         cmd.output().unwrap()
     }
 
-    fn ok(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    pub(crate) fn ok(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
         let out = self.script(name, args, env);
         assert!(
             out.status.success(),
@@ -94,7 +103,7 @@ impl Site {
 }
 
 /// Every entry below `dir`: type, mode, size, mtime and content digest (files), link target.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
     for e in rl_core::walk::walk(dir, &rl_core::walk::WalkOptions::default()) {
         let e = e.unwrap();
@@ -389,6 +398,17 @@ fn lookahead_release_mirrors_the_compose() {
         rev.join("live/x86_64/Rocky-9-KDE-x86_64-latest.iso")
             .exists()
     );
+    // The published format: sha256sum verifies every image and live CHECKSUM.
+    if have_peer("sha256sum") {
+        for dir in ["images/x86_64", "images/aarch64", "live/x86_64"] {
+            let st = Command::new("sha256sum")
+                .args(["--strict", "--quiet", "-c", "CHECKSUM"])
+                .current_dir(rev.join(dir))
+                .status()
+                .unwrap();
+            assert!(st.success(), "sha256sum -c {dir}/CHECKSUM");
+        }
+    }
     assert!(rev.join("extras").is_dir() && rev.join("plus").is_dir() && rev.join("devel").is_dir());
     // A file that is no longer in the compose disappears from staging on the next run.
     let stray = rev.join("BaseOS/x86_64/os/Packages/stray.rpm");

@@ -410,13 +410,53 @@ pub fn compatible_arches(base: &str) -> Vec<&'static str> {
         "ppc64" => &["ppc64", "ppc"],
         "s390x" => &["s390x", "s390"],
         "riscv64" => &["riscv64"],
-        "armv7hl" => &[
+        "i486" => &["i486", "i386"],
+        // ARM as libsolv's policies: hard-float (`h`) and soft-float lines never mix.
+        "armv8hcnl" => &[
+            "armv8hcnl",
+            "armv8hnl",
+            "armv8hl",
+            "armv7hnl",
             "armv7hl",
+            "armv6hl",
+        ],
+        "armv8hnl" => &["armv8hnl", "armv8hl", "armv7hnl", "armv7hl", "armv6hl"],
+        "armv8hl" => &["armv8hl", "armv7hl", "armv6hl"],
+        "armv7hnl" => &["armv7hnl", "armv7hl", "armv6hl"],
+        "armv7hl" => &["armv7hl", "armv6hl"],
+        "armv6hl" => &["armv6hl"],
+        "armv8l" => &[
+            "armv8l",
             "armv7l",
             "armv6l",
             "armv5tejl",
             "armv5tel",
             "armv5tl",
+            "armv5l",
+            "armv4tl",
+            "armv4l",
+            "armv3l",
+        ],
+        "armv7l" => &[
+            "armv7l",
+            "armv6l",
+            "armv5tejl",
+            "armv5tel",
+            "armv5tl",
+            "armv5l",
+            "armv4tl",
+            "armv4l",
+            "armv3l",
+        ],
+        "armv6l" => &[
+            "armv6l",
+            "armv5tejl",
+            "armv5tel",
+            "armv5tl",
+            "armv5l",
+            "armv4tl",
+            "armv4l",
+            "armv3l",
         ],
         "loongarch64" => &["loongarch64"],
         _ => &[],
@@ -1655,6 +1695,15 @@ mod tests {
             d.provides.push(p);
         }
         d
+    }
+
+    #[test]
+    fn arm_policies_keep_hard_and_soft_float_apart() {
+        let hl = compatible_arches("armv7hl");
+        assert_eq!(hl, ["armv7hl", "armv6hl", "noarch"]);
+        let l = compatible_arches("armv7l");
+        assert!(l.contains(&"armv5tel") && !l.contains(&"armv7hl"));
+        assert!(compatible_arches("armv8hl").contains(&"armv7hl"));
     }
 
     #[test]

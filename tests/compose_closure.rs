@@ -871,3 +871,39 @@ fn a_decompression_bomb_is_refused_within_a_small_memory_limit() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn a_rich_dependency_that_does_not_parse_is_its_own_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    fs::create_dir_all(repo.join("repodata")).unwrap();
+    let pkg = |name: &str, req: &str| {
+        format!(
+            r#"<package type="rpm"><name>{name}</name><arch>x86_64</arch><version epoch="0" ver="1" rel="1"/><checksum type="sha256" pkgid="YES">{name}</checksum><location href="Packages/{name}-1-1.x86_64.rpm"/><format><rpm:provides><rpm:entry name="{name}"/></rpm:provides><rpm:requires><rpm:entry name="{req}"/></rpm:requires></format></package>"#
+        )
+    };
+    let primary = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="2">{}{}</metadata>
+"#,
+        pkg("bad", "(good or"),
+        pkg("good", "nothing-provides-this")
+    );
+    fs::write(repo.join("repodata/primary.xml"), primary).unwrap();
+    fs::write(
+        repo.join("repodata/repomd.xml"),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>1</revision><data type="primary"><location href="repodata/primary.xml"/></data></repomd>
+"#,
+    )
+    .unwrap();
+    let (recs, code) = rl_closure(&[repo.as_os_str()]);
+    assert_eq!(code, 1);
+    let malformed = of_event(&recs, "malformed");
+    assert_eq!(malformed.len(), 1, "{recs:?}");
+    assert_eq!(malformed[0]["package"], "bad-1-1.x86_64");
+    assert_eq!(malformed[0]["requires"], "(good or");
+    let unresolved = of_event(&recs, "unresolved");
+    assert_eq!(unresolved.len(), 1);
+    assert_eq!(unresolved[0]["requires"], "nothing-provides-this");
+}

@@ -524,6 +524,9 @@ pub struct Unresolved {
     pub arch: String,
     /// As rpm prints it.
     pub requires: String,
+    /// The requirement is a rich dependency that does not parse: not "nothing provides it" but
+    /// broken metadata (libsolv rejects it too).
+    pub malformed: bool,
 }
 
 /// The result of a closure check.
@@ -1316,25 +1319,27 @@ pub fn check(repos: &[RepoInput], opts: &Options) -> Result<Outcome, RepoError> 
     let mut unresolved = Vec::new();
     for &i in &order {
         let p = &pkgs[i as usize];
-        let mut reqs: Vec<String> = data
+        let mut reqs: Vec<(String, bool)> = data
             .req_ids(p)
             .iter()
             .filter(|&&id| verdict[id as usize] == Some(false))
             .map(|&id| match &parsed[id as usize] {
-                Some(Need::Rich(r)) => r.to_string(),
-                _ => data.dep_string(&data.deps[id as usize]),
+                Some(Need::Rich(r)) => (r.to_string(), false),
+                Some(Need::Bad) => (data.dep_string(&data.deps[id as usize]), true),
+                _ => (data.dep_string(&data.deps[id as usize]), false),
             })
             .collect();
         reqs.sort();
         reqs.dedup();
         let nevra = format!("{}-{}.{}", st.get(p.name), st.evr(p.evr), st.get(p.arch));
-        for r in reqs {
+        for (r, malformed) in reqs {
             unresolved.push(Unresolved {
                 repo: p.repo,
                 location: st.get(p.location).to_owned(),
                 package: nevra.clone(),
                 arch: st.get(p.arch).to_owned(),
                 requires: r,
+                malformed,
             });
         }
     }

@@ -30,6 +30,7 @@ Events:
   start       first record
   repodata    a repository read: root, path \"\", packages, compression of primary, filelists
               (whether filelists.xml was read); tree_arch and variant with --compose
+  malformed   a rich dependency that does not parse (broken metadata): the fields of unresolved
   unresolved  one per (package, requirement) nothing provides: root (repository), path (the
               package's location in it), package (name-[E:]V-R.arch, as dnf prints it),
               requires (as rpm prints it); tree_arch and variant with --compose
@@ -265,8 +266,14 @@ fn check_set(run: &Run, set: &Set, t: &mut Totals) {
         t.packages += r.packages;
     }
     for u in &outcome.unresolved {
+        // A rich dependency that does not parse is broken metadata, its own event.
+        let event = if u.malformed {
+            "malformed"
+        } else {
+            "unresolved"
+        };
         run.emit(&tag(
-            Record::new("unresolved")
+            Record::new(event)
                 .at(&set.repos[u.repo].root, Path::new(&u.location))
                 .with("package", u.package.as_str())
                 .with("requires", u.requires.as_str()),

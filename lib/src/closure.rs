@@ -859,6 +859,21 @@ struct Reader {
     cur: Pkg,
 }
 
+/// A file requirement as libsolv matches it: repeated slashes collapsed (`/usr//bin/x` is
+/// `/usr/bin/x`); any other name as it is.
+fn file_dep_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.starts_with('/') || !name.contains("//") {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl repodata::PrimarySink for Reader {
     fn expect_packages(&mut self, count: u64) {
         // Typical shares per package; growing from there costs a copy. Too large a count
@@ -925,7 +940,7 @@ impl repodata::PrimarySink for Reader {
         }
         let strings = &mut self.data.strings;
         let d = IDep {
-            name: strings.intern(e.name),
+            name: strings.intern(&file_dep_name(e.name)),
             flags: e.flags,
             evr: if e.flags == 0 {
                 IEvr::UNVERSIONED
@@ -1700,6 +1715,13 @@ mod tests {
             d.provides.push(p);
         }
         d
+    }
+
+    #[test]
+    fn file_requirements_collapse_repeated_slashes() {
+        assert_eq!(file_dep_name("/usr//bin///x"), "/usr/bin/x");
+        assert_eq!(file_dep_name("/usr/bin/x"), "/usr/bin/x");
+        assert_eq!(file_dep_name("libc.so.6()(64bit)"), "libc.so.6()(64bit)");
     }
 
     #[test]

@@ -59,6 +59,10 @@ fn repodata(repo: &Path, arch: &str) {
 <repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>1</revision><data type="primary"><location href="repodata/primary.xml"/></data></repomd>
 "#,
     );
+    put(
+        &repo.join("repodata/repomd.xml.asc"),
+        "-----BEGIN PGP SIGNATURE-----\n\nstub\n-----END PGP SIGNATURE-----\n",
+    );
     let pkg = |name: &str, req: &str| {
         format!(
             r#"<package type="rpm"><name>{name}</name><arch>{arch}</arch><version epoch="0" ver="1.0" rel="1.el9"/><checksum type="sha256" pkgid="YES">{name}</checksum><location href="Packages/{l}/{name}-1.0-1.el9.{arch}.rpm"/><format><rpm:provides><rpm:entry name="{name}" flags="EQ" epoch="0" ver="1.0" rel="1.el9"/></rpm:provides><rpm:requires>{req}</rpm:requires></format></package>
@@ -340,7 +344,8 @@ fn release_check(r: &Release, args: &[&str], env: &[(&str, &Path)]) -> Run {
         .env_remove("PGDATABASE")
         .env_remove("PGSERVICE")
         .env_remove("RL_PROPAGATION_LOGS")
-        .env_remove("RL_PROPAGATION_MAX_BEHIND");
+        .env_remove("RL_PROPAGATION_MAX_BEHIND")
+        .env_remove("RL_SIGN_CMD");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -372,6 +377,7 @@ fn a_good_release_passes_and_each_break_fails_its_check() {
         "isos:x86_64",
         "isos:aarch64",
         "images",
+        "signatures",
         "checksums",
         "torrents:x86_64",
         "torrents:aarch64",
@@ -402,7 +408,7 @@ fn a_good_release_passes_and_each_break_fails_its_check() {
     let recs = records(out.stdout.as_bytes());
     assert_eq!(recs[0]["tool"], "release-check");
     let checks = of_event(&recs, "check");
-    assert_eq!(checks.len(), 17, "{}", out.stdout);
+    assert_eq!(checks.len(), 18, "{}", out.stdout);
     for c in &checks {
         let keys: Vec<&String> = c.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["event", "name", "result", "why"]);
@@ -411,7 +417,7 @@ fn a_good_release_passes_and_each_break_fails_its_check() {
     let s = summary(&recs);
     assert_eq!(
         (s["pass"].as_u64(), s["fail"].as_u64()),
-        (Some(13), Some(0))
+        (Some(14), Some(0))
     );
     assert_eq!(s["skip"], 4);
 
@@ -639,4 +645,24 @@ fn signed_defaults_to_the_release_key_of_rlver() {
         &[("RL_SIGN_KEY", other)],
     );
     run.assert("signed", "PASS", "all 4 packages signed with deadbeef");
+}
+
+#[test]
+fn an_unsigned_repomd_fails_signatures_unless_unsigned_on_purpose() {
+    let r = build();
+    let asc = r.stage.join("BaseOS/x86_64/os/repodata/repomd.xml.asc");
+    fs::remove_file(&asc).unwrap();
+    let run = release_check(&r, &["--skip", "production,torrents"], &[]);
+    run.assert(
+        "signatures",
+        "FAIL",
+        "1 repomd.xml of 2 without a signature (.asc): BaseOS/x86_64/os/repodata/repomd.xml",
+    );
+    let none = Path::new("none");
+    let run = release_check(
+        &r,
+        &["--skip", "production,torrents"],
+        &[("RL_SIGN_CMD", none)],
+    );
+    run.assert("signatures", "SKIP", "RL_SIGN_CMD=none");
 }

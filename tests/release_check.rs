@@ -666,3 +666,16 @@ fn an_unsigned_repomd_fails_signatures_unless_unsigned_on_purpose() {
     );
     run.assert("signatures", "SKIP", "RL_SIGN_CMD=none");
 }
+
+#[test]
+fn a_missing_production_release_fails_when_a_state_is_expected() {
+    let r = build();
+    let nowhere = r.base.join("nonexistent");
+    let run = release_check(&r, &["--expect-public"], &[("PRODUCTION_ROOT", &nowhere)]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    for name in ["identical", "hardlinked", "filelist-fresh", "bitflip"] {
+        run.assert(name, "FAIL", "expected public");
+    }
+    let run = release_check(&r, &[], &[("PRODUCTION_ROOT", &nowhere)]);
+    run.assert("identical", "SKIP", "no production release");
+}

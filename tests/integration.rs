@@ -17,4 +17,5 @@ mod pipelines;
 mod release_check;
 mod release_flow;
 mod sync;
+mod temporaries;
 mod torrent;

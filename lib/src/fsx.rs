@@ -192,13 +192,14 @@ pub fn temp_path_for(path: &Path) -> PathBuf {
 
 /// Removes (or, with `dry_run`, only names) the stale temporaries in `dir` that stand for a name
 /// `wanted` accepts: regular files only, never a directory, never one whose writer lives.
-/// Returns the names, in byte order.
+/// Returns each name (in byte order) with the outcome of its removal; `Err` only when `dir`
+/// cannot be listed.
 pub fn remove_stale_temps(
     dir: &Path,
     wanted: impl Fn(&OsStr) -> bool,
     dry_run: bool,
-) -> io::Result<Vec<OsString>> {
-    let mut gone = Vec::new();
+) -> io::Result<Vec<(OsString, io::Result<()>)>> {
+    let mut found = Vec::new();
     for e in fs::read_dir(dir)? {
         let e = e?;
         let name = e.file_name();
@@ -206,20 +207,21 @@ pub fn remove_stale_temps(
             continue;
         }
         // `file_type` does not follow a symlink; an unlink never removes a directory.
-        if !e.file_type()?.is_file() {
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        if !dry_run {
+        let outcome = if dry_run {
+            Ok(())
+        } else {
             match fs::remove_file(e.path()) {
-                Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-                Err(err) => return Err(err),
+                other => other,
             }
-        }
-        gone.push(name);
+        };
+        found.push((name, outcome));
     }
-    gone.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    Ok(gone)
+    found.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(found)
 }
 
 /// A file being written under a temporary name, renamed over its final name by [`commit`].
@@ -577,9 +579,16 @@ mod tests {
         fs::create_dir(p.join(dir)).unwrap();
         fs::write(p.join(dir).join("inside"), "x").unwrap();
         let ends = |b: &OsStr| b.as_bytes().ends_with(b"CHECKSUM");
-        assert_eq!(remove_stale_temps(p, ends, true).unwrap(), vec![stale]);
+        let names = |dry| -> Vec<OsString> {
+            let found = remove_stale_temps(p, ends, dry).unwrap();
+            found
+                .into_iter()
+                .map(|(n, r)| r.map(|()| n).unwrap())
+                .collect()
+        };
+        assert_eq!(names(true), vec![stale]);
         assert!(p.join(stale).exists(), "dry run removes nothing");
-        assert_eq!(remove_stale_temps(p, ends, false).unwrap(), vec![stale]);
+        assert_eq!(names(false), vec![stale]);
         assert!(!p.join(stale).exists());
         for kept in [live.as_str(), other, "CHECKSUM", dir] {
             assert!(p.join(kept).exists(), "{kept} kept");

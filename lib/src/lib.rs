@@ -5,7 +5,8 @@
 //! * [`upstream`] — reading upstream records from stdin.
 //! * [`walk`] — tree walking with relative paths.
 //! * [`parwalk`] — parallel tree walking when order does not matter.
-//! * [`fsx`] — atomic file replacement.
+//! * [`fsx`] — atomic file replacement, the temporaries' naming scheme.
+//! * [`tempclean`] — removing a killed run's temporaries, with records.
 //! * [`lock`] — whole-run lock files (flock).
 //! * [`hash`] — streaming SHA-256 / SHA-1, parallel over files.
 //! * [`progress`] — progress bars on stderr when it is a terminal.
@@ -50,6 +51,7 @@ pub mod repodata;
 pub mod rpmvercmp;
 pub mod sha1_lanes;
 pub mod stagestate;
+pub mod tempclean;
 pub mod torrent;
 pub mod treeinfo;
 pub mod upstream;

@@ -198,6 +198,7 @@ fn real_main(args: Args) -> Status {
     for (root, rel, err) in &errors {
         run.error(&scan.roots[*root as usize], rel, "scan", err);
     }
+    scan.remove_stale_temps(args.dry_run, &run);
     let opts = Options {
         criteria,
         // util-linux 2.38 never links empty files, whatever -s says.

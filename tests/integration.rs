@@ -3,6 +3,7 @@
 mod common;
 
 mod bitflip;
+mod checked_nothing;
 mod checksum;
 mod compose;
 mod compose_closure;
@@ -17,5 +18,6 @@ mod pipelines;
 mod release_check;
 mod release_flow;
 mod sync;
+mod sync_race;
 mod temporaries;
 mod torrent;

@@ -219,7 +219,7 @@ fn torrent_removes_a_killed_runs_temporaries() {
     write(&content.join(format!(".x.iso.rl-tmp.{dead}.1")), b"half");
     let recs = run_ok(
         rl("rl-torrent")
-            .args(["create", "--no-date", "-o"])
+            .args(["create", "--no-date", "--no-tracker", "-o"])
             .arg(&out)
             .arg(&content),
     );

@@ -146,24 +146,12 @@ impl Meta {
     }
 }
 
-fn ty_of_mode(mode: u32) -> Ty {
+pub fn ty_of_mode(mode: u32) -> Ty {
     match mode & S_IFMT {
         0o120000 => Ty::Symlink,
         0o040000 => Ty::Dir,
         0o100000 => Ty::File,
         _ => Ty::Special,
-    }
-}
-
-pub fn ty_of(ft: fs::FileType) -> Ty {
-    if ft.is_symlink() {
-        Ty::Symlink
-    } else if ft.is_dir() {
-        Ty::Dir
-    } else if ft.is_file() {
-        Ty::File
-    } else {
-        Ty::Special
     }
 }
 

@@ -20,4 +20,5 @@ mod release_check;
 mod release_flow;
 mod sync;
 mod sync_race;
+mod temporaries;
 mod torrent;

@@ -288,7 +288,7 @@ fn build_dst(s: &Path, d: &Path) {
     );
     write(&d.join("BaseOS/x86_64/os/Packages/p/pkg-0.rpm"), b"old rpm");
     // A destination temporary left by an interrupted run.
-    write(&d.join(".plain.rl-tmp.99999.0"), b"partial");
+    write(&d.join(".plain.rl-tmp.99999999.0"), b"partial");
     // Destination hard links that the source does not have.
     write(&d.join("a/h2"), b"group two");
     fs::hard_link(d.join("a/h2"), d.join("a/h2b")).unwrap();
@@ -331,7 +331,7 @@ fn case(prepopulate: bool) -> Case {
         build_dst(&src, &tpl);
         sh("cp -a tpl want && cp -a tpl got", tmp.path());
         // The stale temporary is ours, not rsync's: rsync would keep it without --delete.
-        fs::remove_file(want.join(".plain.rl-tmp.99999.0")).unwrap();
+        fs::remove_file(want.join(".plain.rl-tmp.99999999.0")).unwrap();
     }
     Case {
         _tmp: tmp,
@@ -488,7 +488,7 @@ fn source_without_trailing_slash_and_checksum_match_rsync() {
     assert_eq!(rc, 0);
     // DST itself is not synchronized without the trailing slash: the stale temporary at its
     // top stays (it is not inside the transfer).
-    fs::remove_file(c.got.join(".plain.rl-tmp.99999.0")).unwrap();
+    fs::remove_file(c.got.join(".plain.rl-tmp.99999999.0")).unwrap();
     assert_same_tree(&c.want, &c.got);
     // --checksum notices same-size-same-mtime content differences.
     let c = case(true);
@@ -837,7 +837,7 @@ fn files_in_place_are_replaced_atomically_and_stale_temps_removed() {
     let t = tmp.path();
     write(&t.join("src/f"), b"new content");
     write(&t.join("dst/f"), b"old");
-    write(&t.join("dst/.f.rl-tmp.1234.5"), b"half");
+    write(&t.join("dst/.f.rl-tmp.99999999.5"), b"half");
     // An outside hard link to the destination file must keep the old content (rename, not
     // write-in-place).
     fs::hard_link(t.join("dst/f"), t.join("outside")).unwrap();
@@ -845,7 +845,7 @@ fn files_in_place_are_replaced_atomically_and_stale_temps_removed() {
     assert_eq!(rc, 0);
     assert_eq!(fs::read(t.join("dst/f")).unwrap(), b"new content");
     assert_eq!(fs::read(t.join("outside")).unwrap(), b"old");
-    assert!(!t.join("dst/.f.rl-tmp.1234.5").exists());
+    assert!(!t.join("dst/.f.rl-tmp.99999999.5").exists());
     assert_eq!(of_event(&recs, "update").len(), 1);
 }
 

@@ -10,6 +10,32 @@
 //! empty file under the final name on ext4/xfs), the directory after it (so the rename itself
 //! survives a crash). Tools that replace thousands of files may choose [`Durability::Relaxed`],
 //! which skips the directory fsync only; the file fsync always stays.
+//!
+//! # Temporaries
+//!
+//! One naming scheme for every tool: `.NAME.rl-tmp.PID-START.N`, where `PID` is the writing
+//! process, `START` its start time (field 22 of `/proc/PID/stat`, clock ticks since boot) and `N`
+//! a counter unique within the process. `NAME` is cut to 180 bytes, so the whole name stays well
+//! within `NAME_MAX` (255). The pair PID + start time names one process for the life of the
+//! machine's boot: a PID reused by another process has another start time. Names of the older form
+//! `.NAME.rl-tmp.PID.N` (no start time) are still recognised; their owner is unknown beyond the PID.
+//!
+//! [`is_stale_temp`] is true only when the writer is gone: no process has that PID, or it is a
+//! zombie, or the process with that PID started at another time (for the old form: only when no
+//! process has that PID). A name that merely contains the marker but does not parse is never
+//! stale. The rules every tool follows with them:
+//!
+//! * a temporary is never content: not copied, listed, checksummed or torrented;
+//! * a tool removes stale temporaries of the files it writes, in the directories it writes into,
+//!   on its next run ([`remove_stale_temps`]); only regular files, never a directory;
+//! * a temporary whose writer lives is never removed, and an excluded (protected) one never is.
+//!
+//! Liveness is judged in the PID namespace of the tool that looks: writers in another container
+//! or on another host sharing the tree (NFS) cannot be told apart from dead ones, so two writers
+//! of one tree must run on one host and in one PID namespace.
+//!
+//! [`AtomicFile::commit`] removes its temporary on every failure (flush, fsync or rename:
+//! `ENOSPC` included), as dropping an uncommitted [`AtomicFile`] does.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions, Permissions};
@@ -32,7 +58,8 @@ pub enum Durability {
     Relaxed,
 }
 
-/// Whether a file name is one of our temporaries (`.NAME.rl-tmp.PID.N`).
+/// Whether a file name is one of our temporaries (`.NAME.rl-tmp.PID-START.N`, or the older
+/// `.NAME.rl-tmp.PID.N`).
 pub fn is_temp_name(name: &OsStr) -> bool {
     let b = name.as_bytes();
     b.starts_with(b".")
@@ -40,20 +67,161 @@ pub fn is_temp_name(name: &OsStr) -> bool {
             .any(|w| w == TEMP_MARKER.as_bytes())
 }
 
+/// The process a temporary's name says wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TempOwner {
+    pub pid: u32,
+    /// Start time of the process (clock ticks since boot); `None` for the older name form.
+    pub start: Option<u64>,
+}
+
+/// Where the last marker of a temporary name starts.
+fn marker_at(b: &[u8]) -> Option<usize> {
+    if !b.starts_with(b".") {
+        return None;
+    }
+    b.windows(TEMP_MARKER.len())
+        .rposition(|w| w == TEMP_MARKER.as_bytes())
+}
+
+/// The writer named in a temporary's name, or `None` when the name is not one (or does not parse).
+pub fn temp_owner(name: &OsStr) -> Option<TempOwner> {
+    let b = name.as_bytes();
+    let tail = std::str::from_utf8(&b[marker_at(b)? + TEMP_MARKER.len()..]).ok()?;
+    let (who, n) = tail.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if !digits(n) {
+        return None;
+    }
+    let (pid, start) = match who.split_once('-') {
+        Some((pid, start)) if digits(start) => (pid, Some(start.parse().ok()?)),
+        Some(_) => return None,
+        None => (who, None),
+    };
+    if !digits(pid) {
+        return None;
+    }
+    Some(TempOwner {
+        pid: pid.parse().ok()?,
+        start,
+    })
+}
+
+/// The name a temporary stands for (`NAME` of `.NAME.rl-tmp.…`, cut to 180 bytes when longer).
+pub fn temp_base(name: &OsStr) -> Option<&OsStr> {
+    let b = name.as_bytes();
+    temp_owner(name)?;
+    Some(OsStr::from_bytes(&b[1..marker_at(b)?]))
+}
+
+/// Whether a temporary's writer is gone, so the temporary may be removed. False for names that
+/// are not temporaries, and while the writer (same PID, same start time) lives.
+pub fn is_stale_temp(name: &OsStr) -> bool {
+    match temp_owner(name) {
+        Some(owner) => !writer_alive(owner),
+        None => false,
+    }
+}
+
+fn writer_alive(owner: TempOwner) -> bool {
+    match process_state(owner.pid) {
+        // A zombie writes no more.
+        Ok((state, _)) if state == b'Z' || state == b'X' => false,
+        Ok((_, start)) => owner.start.is_none_or(|s| s == start),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        // /proc hidden or missing: the PID alone decides, and an unknown answer means alive.
+        Err(_) => {
+            let Ok(pid) = i32::try_from(owner.pid) else {
+                return false;
+            };
+            !matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            )
+        }
+    }
+}
+
+/// State letter and start time (clock ticks since boot) of a process, from `/proc/PID/stat`.
+fn process_state(pid: u32) -> io::Result<(u8, u64)> {
+    if pid == 0 {
+        return Err(io::ErrorKind::NotFound.into());
+    }
+    let stat = fs::read(format!("/proc/{pid}/stat"))?;
+    parse_stat(&stat).ok_or_else(|| io::Error::other("unreadable /proc stat line"))
+}
+
+/// Fields after the command name (which may hold spaces and parentheses): state is field 3,
+/// starttime field 22.
+fn parse_stat(stat: &[u8]) -> Option<(u8, u64)> {
+    let after = &stat[stat.iter().rposition(|&c| c == b')')? + 1..];
+    let mut fields = std::str::from_utf8(after).ok()?.split_ascii_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    let start = fields.nth(22 - 4)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// This process's owner tag: `PID-START`, or `PID` where `/proc` cannot tell the start time.
+fn own_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let pid = std::process::id();
+        match process_state(pid) {
+            Ok((_, start)) => format!("{pid}-{start}"),
+            Err(_) => pid.to_string(),
+        }
+    })
+}
+
 /// A temporary name beside `path` that no other process or thread uses.
 pub fn temp_path_for(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let name = path.file_name().unwrap_or(OsStr::new("file"));
-    // Keep the temporary's name short enough for NAME_MAX even when the final name is long.
+    // Keep the temporary's name short enough for NAME_MAX even when the final name is long:
+    // 1 + 180 + 8 (marker) + 10 (PID) + 1 + 20 (start) + 1 + 20 (N) = 241 bytes at most.
     let mut short = name.as_bytes();
     if short.len() > 180 {
         short = &short[..180];
     }
     let mut tmp = OsString::from(".");
     tmp.push(OsStr::from_bytes(short));
-    tmp.push(format!("{TEMP_MARKER}{}.{n}", std::process::id()));
+    tmp.push(format!("{TEMP_MARKER}{}.{n}", own_tag()));
     path.with_file_name(tmp)
+}
+
+/// Removes (or, with `dry_run`, only names) the stale temporaries in `dir` that stand for a name
+/// `wanted` accepts: regular files only, never a directory, never one whose writer lives.
+/// Returns each name (in byte order) with the outcome of its removal; `Err` only when `dir`
+/// cannot be listed.
+pub fn remove_stale_temps(
+    dir: &Path,
+    wanted: impl Fn(&OsStr) -> bool,
+    dry_run: bool,
+) -> io::Result<Vec<(OsString, io::Result<()>)>> {
+    let mut found = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        if !temp_base(&name).is_some_and(&wanted) || !is_stale_temp(&name) {
+            continue;
+        }
+        // `file_type` does not follow a symlink; an unlink never removes a directory.
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let outcome = if dry_run {
+            Ok(())
+        } else {
+            match fs::remove_file(e.path()) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                other => other,
+            }
+        };
+        found.push((name, outcome));
+    }
+    found.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(found)
 }
 
 /// A file being written under a temporary name, renamed over its final name by [`commit`].
@@ -101,15 +269,21 @@ impl AtomicFile {
         &self.temp
     }
 
-    /// Flushes, fsyncs and renames the file over its final name.
+    /// Flushes, fsyncs and renames the file over its final name. On any failure before the
+    /// rename (a full disk at flush or fsync, a rename refused) the temporary is removed and the
+    /// final name is left as it was.
     pub fn commit(mut self) -> io::Result<()> {
         let writer = self.file.take().expect("file present until commit");
-        let file = writer
+        let renamed = writer
             .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&self.temp, &self.target)?;
+            .map_err(io::IntoInnerError::into_error)
+            .and_then(|file| file.sync_all())
+            .and_then(|()| fs::rename(&self.temp, &self.target));
+        if let Err(e) = renamed {
+            // The writer (and its descriptor) is closed by now; Drop no longer sees a file.
+            let _ = fs::remove_file(&self.temp);
+            return Err(e);
+        }
         if self.durability == Durability::Full {
             sync_parent(&self.target)?;
         }
@@ -315,6 +489,142 @@ mod tests {
         let long = "x".repeat(250);
         let t = temp_path_for(Path::new(&long));
         assert!(t.file_name().unwrap().len() < 255);
+        // With the longest PID, start time and counter the name still fits NAME_MAX.
+        let worst = format!(
+            ".{}{TEMP_MARKER}{}-{}.{}",
+            &long[..180],
+            u32::MAX,
+            u64::MAX,
+            u64::MAX
+        );
+        assert!(worst.len() <= 255, "{}", worst.len());
+    }
+
+    fn name(s: &str) -> &OsStr {
+        OsStr::new(s)
+    }
+
+    fn own_start() -> u64 {
+        process_state(std::process::id()).unwrap().1
+    }
+
+    #[test]
+    fn own_temporaries_carry_pid_and_start_time_and_are_not_stale() {
+        let t = temp_path_for(Path::new("/x/CHECKSUM"));
+        let n = t.file_name().unwrap();
+        let owner = temp_owner(n).unwrap();
+        assert_eq!(owner.pid, std::process::id());
+        assert_eq!(owner.start, Some(own_start()));
+        assert_eq!(temp_base(n), Some(name("CHECKSUM")));
+        assert!(!is_stale_temp(n), "our own temporary is live: {n:?}");
+    }
+
+    #[test]
+    fn stale_only_when_the_writer_is_gone() {
+        let pid = std::process::id();
+        let start = own_start();
+        // Same PID, another start time: the PID was reused, the writer is gone.
+        assert!(is_stale_temp(name(&format!(
+            ".f.rl-tmp.{pid}-{}.0",
+            start + 1
+        ))));
+        assert!(!is_stale_temp(name(&format!(".f.rl-tmp.{pid}-{start}.7"))));
+        // Old form: owner unknown beyond the PID.
+        assert!(!is_stale_temp(name(&format!(".f.rl-tmp.{pid}.0"))));
+        // No process can have a PID above the kernel's limit (2^22).
+        assert!(is_stale_temp(name(".f.rl-tmp.99999999.0")));
+        assert!(is_stale_temp(name(".f.rl-tmp.99999999-5.0")));
+        // A dead (reaped) child.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let cpid = child.id();
+        let cstart = process_state(cpid).map(|s| s.1).unwrap_or(0);
+        child.wait().unwrap();
+        assert!(is_stale_temp(name(&format!(".f.rl-tmp.{cpid}-{cstart}.0"))));
+        // Names that do not parse are never stale: not ours to judge.
+        for odd in [
+            ".f.rl-tmp.",
+            ".f.rl-tmp.abc.0",
+            ".f.rl-tmp.99999999",
+            ".f.rl-tmp.99999999-.0",
+            ".f.rl-tmp.99999999.0x",
+            "f.rl-tmp.99999999.0",
+        ] {
+            assert!(!is_stale_temp(name(odd)), "{odd}");
+        }
+        // The last marker decides: a temporary of a temporary's name.
+        let nested = format!(".a.rl-tmp.99999999.0.rl-tmp.{pid}-{start}.1");
+        assert!(!is_stale_temp(name(&nested)));
+        assert_eq!(temp_base(name(&nested)), Some(name("a.rl-tmp.99999999.0")));
+    }
+
+    #[test]
+    fn stat_lines_with_odd_command_names_parse() {
+        let line = b"42 (a b) c)) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1 2\n";
+        assert_eq!(parse_stat(line), Some((b'S', 123456)));
+        assert_eq!(parse_stat(b"42 (x) S 1"), None);
+    }
+
+    #[test]
+    fn remove_stale_temps_takes_only_stale_regular_files_it_is_asked_for() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        let pid = std::process::id();
+        let stale = ".CHECKSUM.rl-tmp.99999999-1.0";
+        let live = format!(".CHECKSUM.rl-tmp.{pid}-{}.0", own_start());
+        let other = ".list.rl-tmp.99999999-1.0";
+        let dir = ".x.CHECKSUM.rl-tmp.99999999-1.0";
+        for f in [stale, live.as_str(), other, "CHECKSUM"] {
+            fs::write(p.join(f), "x").unwrap();
+        }
+        fs::create_dir(p.join(dir)).unwrap();
+        fs::write(p.join(dir).join("inside"), "x").unwrap();
+        let ends = |b: &OsStr| b.as_bytes().ends_with(b"CHECKSUM");
+        let names = |dry| -> Vec<OsString> {
+            let found = remove_stale_temps(p, ends, dry).unwrap();
+            found
+                .into_iter()
+                .map(|(n, r)| r.map(|()| n).unwrap())
+                .collect()
+        };
+        assert_eq!(names(true), vec![stale]);
+        assert!(p.join(stale).exists(), "dry run removes nothing");
+        assert_eq!(names(false), vec![stale]);
+        assert!(!p.join(stale).exists());
+        for kept in [live.as_str(), other, "CHECKSUM", dir] {
+            assert!(p.join(kept).exists(), "{kept} kept");
+        }
+    }
+
+    #[test]
+    fn failed_commit_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f");
+        fs::write(&target, "old").unwrap();
+        // A writer whose flush fails: the buffered bytes go to a read-only descriptor (EBADF),
+        // as they would hit ENOSPC on a full disk.
+        let mut f = AtomicFile::create(&target).unwrap();
+        let ro = File::open(&f.temp).unwrap();
+        f.file = Some(io::BufWriter::with_capacity(1 << 16, ro));
+        f.write_all(b"buffered").unwrap();
+        assert!(f.commit().is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temporary removed"
+        );
+        // A rename that fails: a non-empty directory stands at the final name.
+        let blocked = dir.path().join("d");
+        fs::create_dir(&blocked).unwrap();
+        fs::write(blocked.join("x"), "x").unwrap();
+        let mut f = AtomicFile::create(&blocked).unwrap();
+        f.write_all(b"new").unwrap();
+        assert!(f.commit().is_err());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "temporary removed"
+        );
     }
 
     #[test]

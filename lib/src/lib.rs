@@ -6,7 +6,8 @@
 //! * [`shorten`] — messages cut to a bounded length (inputs quoted in errors can be huge).
 //! * [`walk`] — tree walking with relative paths.
 //! * [`parwalk`] — parallel tree walking when order does not matter.
-//! * [`fsx`] — atomic file replacement.
+//! * [`fsx`] — atomic file replacement, the temporaries' naming scheme.
+//! * [`tempclean`] — removing a killed run's temporaries, with records.
 //! * [`lock`] — whole-run lock files (flock).
 //! * [`netfs`] — network filesystems (NFS, FUSE, …) and the I/O depth they need.
 //! * [`mountpoint`] — whether a directory is `/` or a mount point (trees tools refuse by default).
@@ -57,6 +58,7 @@ pub mod rpmvercmp;
 pub mod sha1_lanes;
 pub mod shorten;
 pub mod stagestate;
+pub mod tempclean;
 pub mod torrent;
 pub mod treeinfo;
 pub mod upstream;

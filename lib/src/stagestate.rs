@@ -14,7 +14,8 @@
 //!    does list its name.
 //!
 //! A record in one place makes the other stale, so writing removes the other copy. Reading
-//! prefers the extended attribute.
+//! prefers the extended attribute. Writing also removes the state file's temporaries left by a
+//! killed earlier run (once their writer is gone, [`crate::fsx::is_stale_temp`]).
 //!
 //! # Format
 //!
@@ -230,6 +231,7 @@ pub fn write(
     record: &StageRecord,
     store: Store,
 ) -> io::Result<Store> {
+    remove_stale_state_temps(root);
     let text = record.to_json();
     let written = match store {
         Store::Xattr | Store::Auto => {
@@ -266,6 +268,21 @@ pub fn write(
         },
     }
     Ok(written)
+}
+
+/// Removes the temporaries of the state file that a killed run left beside the root. Best
+/// effort: they hold no record that counts (the state file is renamed into place or absent).
+fn remove_stale_state_temps(root: &Path) {
+    let state = state_file_path(root);
+    let (Some(dir), Some(name)) = (state.parent(), state.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let _ = crate::fsx::remove_stale_temps(dir, |base| base == name, false);
 }
 
 fn write_file(root: &Path, text: &str) -> io::Result<()> {
@@ -352,5 +369,23 @@ mod tests {
                 Some((rec(), Store::Xattr))
             );
         }
+    }
+
+    #[test]
+    fn writing_removes_a_killed_runs_temporaries_only() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("9.6");
+        std::fs::create_dir(&root).unwrap();
+        // No process has a PID above 2^22; PID 1 lives.
+        let stale = t.path().join("..9.6.rl-bitflip.rl-tmp.99999999-1.0");
+        let live = t.path().join("..9.6.rl-bitflip.rl-tmp.1.0");
+        let other = t.path().join(".9.7.rl-tmp.99999999-1.0");
+        for f in [&stale, &live, &other] {
+            std::fs::write(f, "{").unwrap();
+        }
+        let fd = crate::nofollow::open_dir(&root).unwrap();
+        write(fd.as_fd(), &root, &rec(), Store::File).unwrap();
+        assert!(!stale.exists());
+        assert!(live.exists() && other.exists());
     }
 }

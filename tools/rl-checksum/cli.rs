@@ -10,6 +10,7 @@ Records written (JSON lines on stdout):
   start       first record
   checksum    one per file hashed: root, path, size, sha256
   write       one per CHECKSUM file: root, path, outcome (created, replaced, unchanged), entries
+  delete      a killed run's temporary of a CHECKSUM file removed: root, path, reason
   error       a file that could not be hashed or written: root, path, op, kind, message
   summary     last record: files, bytes, written, unchanged, errors
 

@@ -8,7 +8,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use rl_core::checksum::entry;
-use rl_core::fsx::{WriteOutcome, write_if_changed};
+use rl_core::fsx::{WriteOutcome, is_temp_name, write_if_changed};
 use rl_core::hash::FileDigest;
 use rl_core::{Record, Run};
 
@@ -85,7 +85,8 @@ fn collect(args: &CreateArgs, run: &Run, upstream_dry: &mut bool) -> anyhow::Res
         Some(s) => s.clone(),
         None => glob_set(&[DEFAULT_PATTERN.to_owned()])?.expect("default pattern"),
     };
-    let keep = |n: &Named| matches(explicit.as_ref(), &n.name);
+    // A temporary (of any writer) is never content, whatever names it.
+    let keep = |n: &Named| !is_temp_name(&n.name) && matches(explicit.as_ref(), &n.name);
     let mut items = Vec::new();
     for target in &args.targets {
         if target.as_os_str() == "-" {
@@ -146,6 +147,11 @@ fn write_dir(
     files: &[(OsString, Option<FileDigest>)],
     counts: &mut Counts,
 ) {
+    // A killed earlier run's temporaries of the files written here go first.
+    let ours = |base: &std::ffi::OsStr| {
+        base.as_bytes().ends_with(b".CHECKSUM") || base == args.combined_name.as_str()
+    };
+    rl_core::tempclean::clean_stale_temps(run, dir, ours, args.dry_run);
     // Side files written (or, in a dry run, that would be written) in this run, by name.
     let mut fresh: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut own_entries = Vec::new();

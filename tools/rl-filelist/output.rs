@@ -176,8 +176,8 @@ fn keep_old(current: &Path, old: &Path) -> io::Result<()> {
     })
 }
 
-/// Removes temporaries a killed run left beside `target` (the caller holds the lock, so no
-/// other run is writing them).
+/// Removes temporaries a killed run left beside `target`: only those whose writer is gone
+/// (`fsx::is_stale_temp`), since another run under another `--lock` may be writing them.
 pub fn remove_stale_temps(target: &Path) {
     use std::os::unix::ffi::OsStrExt;
     let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
@@ -189,7 +189,10 @@ pub fn remove_stale_temps(target: &Path) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let n = e.file_name();
-        if n.as_bytes().starts_with(&prefix) && fsx::is_temp_name(&n) {
+        if n.as_bytes().starts_with(&prefix)
+            && fsx::is_stale_temp(&n)
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
             let _ = fs::remove_file(e.path());
         }
     }
@@ -263,11 +266,15 @@ mod tests {
     fn stale_temporaries_are_removed() {
         let d = tempfile::tempdir().unwrap();
         let t = d.path().join("list");
-        let stale = fsx::temp_path_for(&t);
+        // No process has a PID above 2^22: that writer is gone. Ours lives.
+        let stale = d.path().join(".list.rl-tmp.99999999-1.0");
         fs::write(&stale, "half").unwrap();
+        let live = fsx::temp_path_for(&t);
+        fs::write(&live, "being written").unwrap();
         fs::write(d.path().join("other"), "").unwrap();
         remove_stale_temps(&t);
         assert!(!stale.exists());
+        assert!(live.exists());
         assert!(d.path().join("other").exists());
     }
 }

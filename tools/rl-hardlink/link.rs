@@ -1,11 +1,12 @@
 //! Replacing a file by a hard link, atomically and only if nothing changed since it was compared.
 //!
-//! `link(survivor, dir/.NAME.rl-tmp.PID.N)` then `rename(temp, victim)`: the victim's name always
-//! points at a complete file (the old one or the survivor), so an interrupted run never leaves a
-//! name missing; a leftover temporary is recognised by `rl_core::fsx::is_temp_name` and ignored
-//! by the next scan. Before the link and again just before the rename, the victim (and the
-//! survivor) are `lstat`ed and must still be the same inode with the same size, mtime, mode and
-//! owner as when they were compared; otherwise nothing is replaced.
+//! `link(survivor, dir/.NAME.rl-tmp.PID-START.N)` then `rename(temp, victim)`: the victim's name
+//! always points at a complete file (the old one or the survivor), so an interrupted run never
+//! leaves a name missing; a leftover temporary is recognised by `rl_core::fsx::is_temp_name`,
+//! never linked, and removed by the next run once its writer is gone
+//! (`rl_core::fsx::is_stale_temp`). Before the link and again just before the rename, the victim
+//! (and the survivor) are `lstat`ed and must still be the same inode with the same size, mtime,
+//! mode and owner as when they were compared; otherwise nothing is replaced.
 
 use std::fs;
 use std::io;

@@ -49,6 +49,7 @@ Events written:
            shares an inode with; target_root when in another root), size; dry_run with --dry-run
   skip     a file changed between comparison and replacement and was left alone: root, path,
            reason, message
+  delete   a killed run's temporary (its writer gone) removed: root, path, reason; dry_run
   error    a file or directory could not be read, linked or renamed (the file is left intact)
   summary  files (regular files considered), compared (byte-for-byte comparisons), linked (names
            replaced), bytes_saved (sizes of inodes whose last name was replaced), skipped
@@ -227,6 +228,7 @@ fn real_main(args: Args) -> Status {
     for (root, rel, err) in &errors {
         run.error(&scan.roots[*root as usize], rel, "scan", err);
     }
+    scan.remove_stale_temps(args.dry_run, &run);
     let opts = Options {
         criteria,
         // util-linux 2.38 never links empty files, whatever -s says.

@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rl_core::fsx::is_temp_name;
+use rl_core::fsx::{is_stale_temp, is_temp_name};
 use rl_core::parwalk::{DirItem, Kind, par_walk};
 
 use crate::criteria::{AttrKey, Criteria, PathFilter};
@@ -99,6 +99,9 @@ pub struct Scan {
     /// Regular files that passed the filter (counting every path of a linked inode).
     pub files: u64,
     pub nodes: NodeList,
+    /// Temporaries of killed runs (regular files whose writer is gone) that the filter accepts,
+    /// sorted: removed before linking, never linked themselves.
+    pub stale_temps: Vec<FilePath>,
 }
 
 /// The node table: one segment per directory for the files with one link (made in parallel by
@@ -144,6 +147,35 @@ impl Scan {
     pub fn abs(&self, p: &FilePath) -> PathBuf {
         join(&self.roots[p.root as usize], &p.rel)
     }
+
+    /// Removes the killed runs' temporaries the scan found, one `delete` record each (reason
+    /// "stale temporary"; with `dry_run`, only the records). A failure is a warning: a temporary
+    /// is never content, and linking goes on.
+    pub fn remove_stale_temps(&self, dry_run: bool, run: &rl_core::Run) {
+        for p in &self.stale_temps {
+            let outcome = if dry_run {
+                Ok(())
+            } else {
+                std::fs::remove_file(self.abs(p))
+            };
+            match outcome {
+                Ok(()) => {
+                    let mut r = rl_core::Record::new("delete")
+                        .at(&self.roots[p.root as usize], &p.rel)
+                        .with("reason", "stale temporary");
+                    if dry_run {
+                        r.set("dry_run", true);
+                    }
+                    run.emit(&r);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => run.warn(&format!(
+                    "{}: could not remove a stale temporary: {e}",
+                    self.abs(p).display()
+                )),
+            }
+        }
+    }
 }
 
 /// `root/rel`, or `root` when `rel` is empty.
@@ -182,6 +214,7 @@ pub fn scan(
     let singles: Mutex<Vec<Vec<Node>>> = Mutex::new(Vec::new());
     let seen: Mutex<Vec<Vec<Seen>>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<ScanError>> = Mutex::new(Vec::new());
+    let stale_temps: Mutex<Vec<FilePath>> = Mutex::new(Vec::new());
     for (i, root) in roots.iter().enumerate() {
         let i = i as u32;
         match std::fs::symlink_metadata(root) {
@@ -211,12 +244,28 @@ pub fn scan(
                 let base_len = abs.len();
                 let mut batch: Vec<(DirItem, bool)> = Vec::with_capacity(items.len());
                 for item in items {
-                    if item.kind != Kind::File || is_temp_name(&item.name) {
+                    if item.kind != Kind::File {
+                        continue;
+                    }
+                    let temp = is_temp_name(&item.name);
+                    if temp && !is_stale_temp(&item.name) {
                         continue;
                     }
                     abs.truncate(base_len);
                     abs.extend_from_slice(item.name.as_bytes());
-                    if filter.accepts(Path::new(OsStr::from_bytes(&abs))) {
+                    if !filter.accepts(Path::new(OsStr::from_bytes(&abs))) {
+                        continue;
+                    }
+                    if temp {
+                        let path = FilePath {
+                            root: i,
+                            rel: child(rel_dir, &item.name),
+                        };
+                        stale_temps
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(path);
+                    } else {
                         batch.push((item, false));
                     }
                 }
@@ -295,11 +344,14 @@ pub fn scan(
     nodes.push_segment(linked);
     errors.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let files = nodes.iter().map(|(_, n)| n.paths.len() as u64).sum();
+    let mut stale_temps = stale_temps.into_inner().unwrap_or_else(|p| p.into_inner());
+    stale_temps.sort_unstable();
     (
         Scan {
             roots,
             files,
             nodes,
+            stale_temps,
         },
         errors,
     )
@@ -461,12 +513,17 @@ mod tests {
         fs::write(root.join("d/a"), "x").unwrap();
         fs::hard_link(root.join("d/a"), root.join("b")).unwrap();
         fs::write(root.join("c.xml"), "x").unwrap();
+        // PID 1 lives: its temporary is neither content nor stale. No PID is above 2^22.
         fs::write(root.join(".f.rl-tmp.1.2"), "x").unwrap();
+        fs::write(root.join("d/.g.rl-tmp.99999999-1.0"), "x").unwrap();
+        fs::create_dir(root.join(".h.rl-tmp.99999999-1.0")).unwrap();
         std::os::unix::fs::symlink("d/a", root.join("l")).unwrap();
         let filter = PathFilter::new(&[r"\.xml".into()], &[]).unwrap();
         let (scan, errors) = scan(vec![root.clone()], &filter, &Criteria::default());
         assert!(errors.is_empty());
         assert_eq!(scan.files, 2);
+        let stale: Vec<_> = scan.stale_temps.iter().map(|p| p.rel.clone()).collect();
+        assert_eq!(stale, [PathBuf::from("d/.g.rl-tmp.99999999-1.0")]);
         let rels: Vec<_> = scan.nodes[0].paths.iter().map(|p| p.rel.clone()).collect();
         assert_eq!(scan.nodes.iter().count(), 1);
         assert_eq!(rels, [PathBuf::from("b"), PathBuf::from("d/a")]);

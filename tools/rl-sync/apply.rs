@@ -255,7 +255,11 @@ impl Exec<'_> {
     /// Carries out one action and writes its record(s); errors become error records.
     pub fn act(&self, a: &Action) {
         if let Op::Delete | Op::StaleTemp = a.op {
-            let ty = a.dst_ty.unwrap_or(Ty::File);
+            // A stale temporary is only ever planned for a regular file: unlink it, never a subtree.
+            let ty = match a.op {
+                Op::StaleTemp => Ty::File,
+                _ => a.dst_ty.unwrap_or(Ty::File),
+            };
             if let Err(e) = self.delete_tree(&a.rel, ty, matches!(a.op, Op::StaleTemp)) {
                 self.run.error(&self.dst_root, &a.rel, "delete", &e);
             }

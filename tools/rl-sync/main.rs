@@ -32,9 +32,10 @@ Order (--order publish, the default): directories are created first, then new an
 files, symlinks and hard links, then repository metadata (repodata/ contents, repomd.xml last,
 then .treeinfo/.discinfo, CHECKSUM* and *.torrent, fullfilelist*/fullfiletimelist*), then
 deletions, then the final directory attributes. A repomd.xml in the destination never names a
-file that is not there. Every file is written to a temporary name (.NAME.rl-tmp.PID.N) in its
-destination directory, given its attributes, and renamed into place; temporaries left by an
-interrupted run are removed by the next one. After any error, no deletion is made.
+file that is not there. Every file is written to a temporary name (.NAME.rl-tmp.PID-START.N) in
+its destination directory, given its attributes, and renamed into place; temporaries left by an
+interrupted run are removed by the next one once their writer is gone (regular files only, never
+excluded ones); temporaries in the source are never copied. After any error, no deletion is made.
 
 Refused (exit 3): --delete with a missing or empty source; a destination that is `/` or a
 filesystem root (a mount point; override: --allow-fs-root); source and destination overlapping;

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use rayon::prelude::*;
 use rl_core::exclude::Filter;
-use rl_core::fsx::is_temp_name;
+use rl_core::fsx::{is_stale_temp, is_temp_name};
 
 /// Entry types rsync distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +219,8 @@ pub enum Op {
     Meta,
     /// Remove an entry (and its subtree) that the source does not have.
     Delete,
-    /// Remove a temporary left by an interrupted run.
+    /// Remove a temporary left by an interrupted run: a regular file whose writer is gone
+    /// (`fsx::is_stale_temp`), never a directory.
     StaleTemp,
 }
 
@@ -735,6 +736,11 @@ fn plan_dir(
             }
         };
         let ty = src.ty();
+        // A temporary in the source is a half-written file of some writer, never content: it is
+        // skipped like an excluded name.
+        if is_temp_name(name) {
+            continue;
+        }
         if !ctx.filter.is_empty() && ctx.filter.is_excluded(&rel.join(name), ty == Ty::Dir) {
             continue;
         }
@@ -878,9 +884,17 @@ fn plan_dir(
             .filter_map(|i| Some((OsStr::from_bytes(dst_list.name(i)), dst_list.ents[i].2?)));
         for (name, ty) in extra {
             let crel = rel.join(name);
+            let excluded = || ctx.filter.is_excluded(&crel, ty == Ty::Dir);
             let op = if is_temp_name(name) {
-                Op::StaleTemp
-            } else if ctx.delete && !ctx.filter.is_excluded(&crel, ty == Ty::Dir) {
+                // A temporary is outside the transfer: only a regular file whose writer is gone
+                // is removed (and not an excluded one); a live writer's, a directory, anything
+                // else with such a name stays, also under --delete.
+                if ty == Ty::File && is_stale_temp(name) && !excluded() {
+                    Op::StaleTemp
+                } else {
+                    continue;
+                }
+            } else if ctx.delete && !excluded() {
                 Op::Delete
             } else {
                 continue;

@@ -91,6 +91,9 @@ pub fn run(a: CreateArgs) -> Status {
         }
     };
     let out_real = canonical_lenient(&out_dir);
+    // A killed earlier run's temporaries of the torrents written here go first.
+    let torrent_temp = |base: &std::ffi::OsStr| base.as_encoded_bytes().ends_with(b".torrent");
+    rl_core::tempclean::clean_stale_temps(&run, &out_dir, torrent_temp, a.dry_run);
     let mut seen: HashSet<OsString> = HashSet::new();
     let mut one = |run: &Run, target: &Path| {
         let source = absolute(target).unwrap_or_else(|_| target.to_path_buf());
@@ -184,6 +187,17 @@ fn make_one(
     stamp: &Stamp,
     seen: &mut HashSet<OsString>,
 ) -> Option<(u64, u64)> {
+    // A temporary (of any writer) is never content; below the target, the walk skips hidden names.
+    if let (Some(dir), Some(name)) = (source.parent(), source.file_name())
+        && fsx::is_temp_name(name)
+    {
+        run.emit(
+            &Record::new("skip")
+                .at(dir, Path::new(name))
+                .with("reason", "temporary"),
+        );
+        return None;
+    }
     let content: Content = match torrent::collect_content(source, excludes) {
         Ok(c) => c,
         Err(e) => {

@@ -19,7 +19,9 @@ Events written (JSON lines on stdout):
   torrent          create: one per torrent written (root = output dir, path = NAME.torrent, source,
                    name, info_hash, piece_length, pieces, size, files, written = created|replaced|unchanged)
   skip             create: an entry left out of a torrent (reason = hidden|excluded|broken_link|
-                   linked_directory|special_file); broken links also warn on stderr
+                   linked_directory|special_file|temporary); broken links also warn on stderr
+  delete           create: a killed run's temporary removed from the output directory
+                   (reason = stale temporary)
   ok               verify: every piece matches (info_hash, pieces, size)
   bad_piece        verify: a piece whose data differs or cannot be read (piece, offset, files)
   missing          verify: a file of the torrent that is not there

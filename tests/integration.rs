@@ -15,6 +15,7 @@ mod mirrormanager;
 mod mkcompose;
 mod pipelines;
 mod release_check;
+mod release_day;
 mod release_flow;
 mod sync;
 mod torrent;

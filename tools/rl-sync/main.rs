@@ -5,6 +5,7 @@ mod apply;
 mod plan;
 mod remote;
 mod safety;
+mod staged;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -53,6 +54,8 @@ Events written (stdout, JSON lines):
   symlink   a symlink was made or replaced (target)
   mknod     a device, fifo or socket was made
   meta      permissions, owner, group or mtime were fixed in place (changed)
+  kept_mode the destination root is staged and keeps its own mode (mode, source_mode, reason:
+            \"staging record\", \"unreadable staging record\" or \"not readable by others\")
   delete    an entry was removed (--delete, or a stale temporary)
   error     a failure on one path (the sync goes on; no deletions follow)
   refused   the sync was refused before anything changed (reason)
@@ -396,6 +399,24 @@ fn main() -> ExitCode {
     for e in &plan.errors {
         let root = if e.root_is_dst { &dst_canon } else { &src_root };
         run.error(root, &e.rel, e.op, &e.error);
+    }
+    if let Some(k) = plan.kept_root_mode {
+        let mut r = Record::new("kept_mode")
+            .at(&dst_canon, Path::new(""))
+            .with("mode", format!("{:04o}", k.mode))
+            .with("source_mode", format!("{:04o}", k.source_mode))
+            .with("reason", k.reason);
+        if args.dry_run {
+            r.set("dry_run", true);
+        }
+        run.emit(&r);
+        run.warn(&format!(
+            "{} is staged ({}): keeping its mode {:04o}, not the source's {:04o}; only `rl-bitflip publish` opens it",
+            dst_canon.display(),
+            k.reason,
+            k.mode,
+            k.source_mode
+        ));
     }
     exec.execute(&plan, args.order, &pool);
 

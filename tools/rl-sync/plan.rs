@@ -105,6 +105,11 @@ impl Meta {
     pub fn mode(&self) -> u32 {
         self.mode
     }
+    /// The same entry with other permission bits (the file type is kept).
+    pub fn with_perms(mut self, perms: u32) -> Self {
+        self.mode = (self.mode & !0o7777) | (perms & 0o7777);
+        self
+    }
     pub fn uid(&self) -> u32 {
         self.uid
     }
@@ -336,6 +341,8 @@ pub struct Plan {
     pub errors: Vec<PlanError>,
     /// Source entries considered (after excludes).
     pub scanned: u64,
+    /// Set when the destination root is staged and keeps its own mode.
+    pub kept_root_mode: Option<crate::staged::KeptMode>,
     /// Directories with a changed entry inside (their mtime moved).
     touched: Vec<PathBuf>,
     hl: Vec<HlCand>,
@@ -508,7 +515,12 @@ pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
             if let Ok(d) = &dst_meta
                 && dst_is_dir
             {
-                info.changed = attr_changes(ctx, &src, d, Ty::Dir);
+                // A staged release root is never widened: it keeps its own mode.
+                p.kept_root_mode = crate::staged::kept_root_mode(&ctx.dst_root, &src, d);
+                if let Some(k) = p.kept_root_mode {
+                    info.src = src.with_perms(k.mode);
+                }
+                info.changed = attr_changes(ctx, &info.src, d, Ty::Dir);
             } else {
                 let mk = Action {
                     rel: PathBuf::new(),

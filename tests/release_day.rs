@@ -320,7 +320,12 @@ fn a_list_writer_waits_for_a_sync_in_progress() {
     );
 }
 
-/// An rsync daemon on 127.0.0.1 with one public module (uid nobody, chroot) over `path`.
+/// The staging group of the tier-1 modules (`daemon`; the release root is staged with it).
+const TIER1_GID: u32 = 1;
+
+/// An rsync daemon on 127.0.0.1 with public modules (uid nobody, chroot): `pub` over `path` (the
+/// category, for plain rsync) and `master` over its parent (QFM's master module, `rocky` in it),
+/// and their tier-1 twins `pub0` and `master0` running with the staging group.
 struct Daemon {
     child: std::process::Child,
     port: u16,
@@ -343,9 +348,12 @@ fn public_daemon(dir: &Path, path: &Path) -> Daemon {
     fs::write(
         &conf,
         format!(
-            "pid file = {}\n[pub]\npath = {}\nuse chroot = yes\nread only = yes\nuid = nobody\ngid = nogroup\nignore nonreadable = yes\n",
-            dir.join("rsyncd.pid").display(),
-            path.display()
+            "pid file = {pid}\nuse chroot = yes\nread only = yes\nuid = nobody\ngid = nogroup\nignore nonreadable = yes\n\
+             [pub]\npath = {cat}\n[master]\npath = {master}\n\
+             [pub0]\npath = {cat}\ngid = {TIER1_GID}\n[master0]\npath = {master}\ngid = {TIER1_GID}\n",
+            pid = dir.join("rsyncd.pid").display(),
+            cat = path.display(),
+            master = path.parent().unwrap().display()
         ),
     )
     .unwrap();
@@ -362,12 +370,12 @@ fn public_daemon(dir: &Path, path: &Path) -> Daemon {
     Daemon { child, port }
 }
 
-/// A public mirror's pull: `rsync -aSH --delete` from the public module.
-fn pull(d: &Daemon, mirror: &Path) {
+/// A mirror's pull: `rsync -aSH --delete` from `module` (pub: public, pub0: tier-1).
+fn pull_from(d: &Daemon, module: &str, mirror: &Path) {
     fs::create_dir_all(mirror).unwrap();
     let out = Command::new("rsync")
         .args(["-aSH", "--delete"])
-        .arg(format!("rsync://127.0.0.1:{}/pub/", d.port))
+        .arg(format!("rsync://127.0.0.1:{}/{module}/", d.port))
         .arg(format!("{}/", mirror.display()))
         .output()
         .unwrap();
@@ -376,6 +384,67 @@ fn pull(d: &Daemon, mirror: &Path) {
         "rsync pull: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A public mirror's pull.
+fn pull(d: &Daemon, mirror: &Path) {
+    pull_from(d, "pub", mirror)
+}
+
+/// quick-fedora-mirror from `$RL_PEERS_DIR` (default ../shared/peers), when it and zsh are there;
+/// missing under CI=true fails.
+fn qfm_program() -> Option<PathBuf> {
+    let dir = std::env::var_os("RL_PEERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_dir().join("../shared/peers"));
+    let qfm = dir.join("quick-fedora-mirror");
+    if !qfm.exists() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{} is missing under CI=true", qfm.display());
+        }
+        eprintln!("skipping the QFM pull: {} is missing", qfm.display());
+        return None;
+    }
+    have_peer("zsh").then_some(qfm)
+}
+
+/// A QFM mirror's run of module `rocky` into `work/mirror`: public (master module `master`), or
+/// tier-1 (`master0`, `PREBITFLIP=1`).
+fn qfm_pull(d: &Daemon, qfm: &Path, work: &Path, tier1: bool) -> PathBuf {
+    let (master, prebitflip) = if tier1 {
+        ("master0", "PREBITFLIP=1\n")
+    } else {
+        ("master", "")
+    };
+    let dest = work.join("mirror");
+    fs::create_dir_all(&dest).unwrap();
+    fs::create_dir_all(work.join("tmp")).unwrap();
+    let conf = work.join("qfm.conf");
+    fs::write(
+        &conf,
+        format!(
+            "DESTD={dest}\nTIMEFILE={work}/timefile\nTMPDIR={work}/tmp\nREMOTE=rsync://127.0.0.1:{port}\n\
+             MASTERMODULE={master}\nMODULEMAPPING=(rocky rocky)\nMODULES=(rocky)\nEXTRAFILES=(fullfilelist)\n\
+             VERBOSE=2\nCHECKIN_SITE=\n{prebitflip}",
+            dest = dest.display(),
+            work = work.display(),
+            port = d.port
+        ),
+    )
+    .unwrap();
+    let out = Command::new("zsh")
+        .arg(qfm)
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "quick-fedora-mirror: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dest.join("rocky")
 }
 
 #[test]
@@ -393,11 +462,26 @@ fn a_public_mirror_gets_no_byte_before_publish_and_everything_after() {
     let daemon = public_daemon(&site.root, &site.category());
     let release_bytes = |m: &Path| files(&m.join("9.7"));
 
+    let tier1 = site.root.join("tier1");
+    let group = TIER1_GID.to_string();
+    let staged_env = [("RL_BITFLIP_GROUP", group.as_str())];
+
     // Release day, the SOP's order: sync to production (staged), hardlink, lists.
-    site.ok("sync-to-prod.sh", &[], &[]);
+    site.ok("sync-to-prod.sh", &[], &staged_env);
+    assert_eq!(
+        fs::metadata(site.release()).unwrap().gid(),
+        TIER1_GID,
+        "staged with the tier-1 group"
+    );
     pull(&daemon, &mirror);
     assert!(release_bytes(&mirror).is_empty(), "public got the release");
     assert!(mirror.join("9.6/BaseOS/old.rpm").exists());
+    pull_from(&daemon, "pub0", &tier1);
+    assert_eq!(
+        release_bytes(&tier1),
+        files(&site.release()),
+        "tier-1 before publish"
+    );
     run_ok(rl("rl-hardlink").arg(site.release()));
     site.ok("sync-file-list-parallel.sh", &[], &[]);
     assert!(site.category().join("fullfiletimelist-rocky-old").exists());
@@ -406,12 +490,33 @@ fn a_public_mirror_gets_no_byte_before_publish_and_everything_after() {
         &site.staging().join("BaseOS/x86_64/os/Packages/a/a-1.1.rpm"),
         "fix",
     );
-    site.ok("sync-to-prod.sh", &[], &[]);
+    site.ok("sync-to-prod.sh", &[], &staged_env);
     site.ok("sync-file-list-parallel.sh", &[], &[]);
     assert_eq!(mode(&site.release()), 0o750);
+    assert_eq!(
+        fs::metadata(site.release()).unwrap().gid(),
+        TIER1_GID,
+        "the fix kept the tier-1 group"
+    );
+    pull_from(&daemon, "pub0", &tier1);
+    assert_eq!(
+        release_bytes(&tier1),
+        files(&site.release()),
+        "tier-1 got the fix"
+    );
     pull(&daemon, &mirror);
     assert!(release_bytes(&mirror).is_empty(), "public got the fix");
     assert!(mirror.join("fullfiletimelist-rocky").exists());
+    let qfm = qfm_program();
+    let qfm_work = site.root.join("qfm");
+    let qfm_tier1 = site.root.join("qfm0");
+    if let Some(q) = &qfm {
+        let got = qfm_pull(&daemon, q, &qfm_work, false);
+        assert!(release_bytes(&got).is_empty(), "public QFM got the release");
+        assert!(got.join("9.6/BaseOS/old.rpm").exists());
+        let got = qfm_pull(&daemon, q, &qfm_tier1, true);
+        assert_eq!(release_bytes(&got), files(&site.release()), "tier-1 QFM");
+    }
 
     // release-check agrees it is staged, and fails when the public can read it all the same.
     let check = |env: &[(&str, &str)]| {
@@ -443,13 +548,26 @@ fn a_public_mirror_gets_no_byte_before_publish_and_everything_after() {
         line(&open)
     );
     assert_eq!(open.status.code(), Some(1));
-    nix_chgrp(&site.release(), 0);
+    nix_chgrp(&site.release(), TIER1_GID);
 
     // 24–48 h later: publish (forced here), and the lists follow.
     site.ok("bitflip.sh", &["publish"], &[("RL_BITFLIP_FORCE", "1")]);
     pull(&daemon, &mirror);
     assert_eq!(release_bytes(&mirror), files(&site.release()));
     assert_eq!(files(&mirror), files(&site.category()));
+    pull_from(&daemon, "pub0", &tier1);
+    assert_eq!(files(&tier1), files(&site.category()));
+    if let Some(q) = &qfm {
+        for (work, tier) in [(&qfm_work, false), (&qfm_tier1, true)] {
+            let got = qfm_pull(&daemon, q, work, tier);
+            assert_eq!(
+                release_bytes(&got),
+                files(&site.release()),
+                "QFM after publish"
+            );
+            assert_eq!(mode(&got.join("9.7")), 0o755);
+        }
+    }
 }
 
 fn nix_chgrp(p: &Path, gid: u32) {

@@ -105,9 +105,10 @@ impl Meta {
     pub fn mode(&self) -> u32 {
         self.mode
     }
-    /// The same entry with other permission bits (the file type is kept).
-    pub fn with_perms(mut self, perms: u32) -> Self {
+    /// The same entry with other permission bits (the file type is kept) and group.
+    pub fn with_perms_and_gid(mut self, perms: u32, gid: u32) -> Self {
         self.mode = (self.mode & !0o7777) | (perms & 0o7777);
+        self.gid = gid;
         self
     }
     pub fn uid(&self) -> u32 {
@@ -515,10 +516,11 @@ pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
             if let Ok(d) = &dst_meta
                 && dst_is_dir
             {
-                // A staged release root is never widened: it keeps its own mode.
+                // A staged release root is never widened: it keeps its own mode and group
+                // (an explicit --chown group still applies).
                 p.kept_root_mode = crate::staged::kept_root_mode(&ctx.dst_root, &src, d);
                 if let Some(k) = p.kept_root_mode {
-                    info.src = src.with_perms(k.mode);
+                    info.src = src.with_perms_and_gid(k.mode, d.gid());
                 }
                 info.changed = attr_changes(ctx, &info.src, d, Ty::Dir);
             } else {

@@ -10,7 +10,8 @@
 //! * it lacks read or search access for others that the source root has (a root locked by hand,
 //!   without a record).
 //!
-//! Everything else about the root (mtime, owner, group) is synced as usual.
+//! It keeps its group too (the tier-1 group `rl-bitflip stage --group` set), unless `--chown`
+//! names a group; mtime and owner are synced as usual.
 
 use std::os::fd::AsFd;
 use std::path::Path;

@@ -749,3 +749,39 @@ fn a_record_that_cannot_be_written_leaves_the_root_as_it_was() {
     assert!(of_event(&recs, "flip").is_empty());
     assert_eq!(mode(&t.root), 0o755, "the chmod was undone");
 }
+
+/// `rl-bitflip stage ROOT` killed (SIGKILL, by strace's fault injection) on entering SYSCALL.
+fn stage_killed_at(root: &Path, syscall: &str) {
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("trace={syscall}"))
+        .arg("-e")
+        .arg(format!("inject={syscall}:signal=KILL"))
+        .arg(bin_path(TOOL))
+        .arg("stage")
+        .arg(root)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{syscall}: the run was not killed");
+}
+
+#[test]
+fn a_stage_killed_between_record_and_chmod_is_never_left_unknown() {
+    if !have_peer("strace") {
+        return;
+    }
+    // The record is written first (the extended attribute here, or the state file where the
+    // filesystem has none), then the mode: a kill at either step leaves a state status can name.
+    for syscall in ["fsetxattr", "fchmod"] {
+        let t = tree();
+        stage_killed_at(&t.root, syscall);
+        let (_, recs, _) = status(&[&t.root], &["--no-check"]);
+        let st = one(&recs, "status");
+        assert_eq!(st["state"], "public", "killed at {syscall}: {st}");
+        let (code, _, err) = stage(&t.root, &[]);
+        assert_eq!(code, Some(0), "re-run after a kill at {syscall}: {err}");
+        let (_, recs, _) = status(&[&t.root], &["--no-check"]);
+        assert_eq!(one(&recs, "status")["state"], "staged", "after the re-run");
+        assert_eq!(mode(&t.root) & 0o777, 0o750);
+    }
+}

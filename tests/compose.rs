@@ -726,7 +726,8 @@ fn prepare_twice_is_a_no_op() {
     fs::remove_file(&l).unwrap();
     symlink("elsewhere.iso", &l).unwrap();
     let recs = compose_ok(&["prepare", s(&top), "--revision", REV]);
-    let links = of_event(&recs, "link");
+    let links = of_event(&recs, "symlink");
+    assert!(of_event(&recs, "link").is_empty(), "link means a hard link");
     assert_eq!(links.len(), 1);
     assert_eq!(links[0]["replaced"], true);
     assert_eq!(snapshot(&top), after);

@@ -3,6 +3,7 @@
 //! temporary install root and cache).
 
 use std::collections::BTreeSet;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -504,7 +505,7 @@ fn arches_and_newest_match_dnf() {
         os(&f.arch),
         "--forcearch".as_ref(),
         "x86_64".as_ref(),
-        "-n".as_ref(),
+        "--newest-only".as_ref(),
     ]);
     let newest = answer(&recs);
     assert!(!newest.iter().any(|(p, _)| p == "multi-dep-1.0-1.x86_64"));
@@ -805,4 +806,68 @@ fn repositories_from_upstream_records() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// gzip of `data` (gzip -9, from the system).
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("gzip")
+        .arg("-9c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run gzip");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// A repository whose primary.xml.gz (1 MB) expands to 1 GiB of `fill` inside `<name>`: a gzip
+/// member per MiB, which the multi-member decoder (as zcat) reads as one stream.
+fn bomb_repo(dir: &Path, fill: u8) {
+    let head = gzip(
+        br#"<?xml version="1.0" encoding="UTF-8"?>
+<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="1">
+<package type="rpm"><name>"#,
+    );
+    let mib = gzip(&vec![fill; 1 << 20]);
+    let tail = gzip(b"</name><arch>x86_64</arch></package></metadata>\n");
+    let mut primary = head;
+    for _ in 0..1024 {
+        primary.extend_from_slice(&mib);
+    }
+    primary.extend_from_slice(&tail);
+    fs::create_dir_all(dir.join("repodata")).unwrap();
+    fs::write(dir.join("repodata/primary.xml.gz"), primary).unwrap();
+    fs::write(
+        dir.join("repodata/repomd.xml"),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>1</revision><data type="primary"><location href="repodata/primary.xml.gz"/></data></repomd>
+"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_decompression_bomb_is_refused_within_a_small_memory_limit() {
+    for fill in [b'a', b' '] {
+        let dir = tempfile::tempdir().unwrap();
+        bomb_repo(dir.path(), fill);
+        // 400 MB of address space: enough for the tool, far from the 1 GiB the text would take.
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(r#"ulimit -v 400000 && exec timeout 60 "$0" closure "$1""#)
+            .arg(bin_path("rl-compose"))
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "fill {fill}: {err}");
+        assert!(
+            err.contains("longer than 8 MiB: not repository metadata"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

@@ -47,3 +47,72 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_huge_input_value_gives_a_short_message_and_an_exact_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("a/".repeat(50_000));
+    let line = format!("SHA256 ({}) = 00\n", "x".repeat(100_000));
+    let checksum = dir.path().join("CHECKSUM");
+    std::fs::write(&checksum, &line).unwrap();
+    for (tool, args) in [
+        ("rl-checksum", vec![huge.as_os_str()]),
+        ("rl-checksum", vec![checksum.as_os_str()]),
+        ("rl-hardlink", vec!["-n".as_ref(), huge.as_os_str()]),
+    ] {
+        let mut cmd = rl(tool);
+        if tool == "rl-checksum" {
+            cmd.arg("verify");
+        }
+        let out = cmd
+            .args(args.iter().filter(|a| **a != "--"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.is_empty(), "{tool}: no message");
+        for l in err.lines() {
+            assert!(l.len() < 1200, "{tool}: a {}-byte stderr line", l.len());
+        }
+        assert!(!out.status.success(), "{tool}");
+    }
+    // The record keeps the exact path: it is data, not a message.
+    let out = rl("rl-checksum").arg("verify").arg(&huge).output().unwrap();
+    let recs = crate::common::records(&out.stdout);
+    let e = crate::common::of_event(&recs, "error");
+    let shown = format!(
+        "{}{}",
+        e[0]["root"].as_str().unwrap(),
+        e[0]["path"].as_str().unwrap_or("")
+    );
+    assert!(shown.len() >= 100_000, "{}", shown.len());
+}
+
+#[test]
+fn an_unreadable_composeinfo_is_one_error_not_also_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("compose/metadata")).unwrap();
+    std::fs::write(dir.path().join("STATUS"), "FINISHED\n").unwrap();
+    std::fs::write(dir.path().join("compose/metadata/composeinfo.json"), "{bad").unwrap();
+    let out = rl("rl-compose")
+        .arg("info")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not productmd metadata"), "{err}");
+    assert!(!err.contains("no metadata/composeinfo.json"), "{err}");
+}
+
+#[test]
+fn a_diff_of_a_missing_list_is_still_framed() {
+    let out = rl("rl-filelist")
+        .args(["diff", "/nonexistent/fullfiletimelist-rocky", "/tmp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // records() checks start first, summary last.
+    let recs = crate::common::records(&out.stdout);
+    assert_eq!(crate::common::of_event(&recs, "error").len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file"));
+}

@@ -962,7 +962,10 @@ fn diff_reports_added_removed_changed() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{}", bad.display());
-        assert!(out.stdout.is_empty());
+        // Framed like every run: start, one error, summary; nothing compared.
+        let recs = records(&out.stdout);
+        assert_eq!(recs.len(), 3, "{recs:?}");
+        assert_eq!(of_event(&recs, "error").len(), 1);
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.lines().count(), 1, "{err}");
     }

@@ -656,3 +656,35 @@ fn extended_attributes_matter_only_with_capital_x() {
         );
     }
 }
+
+#[test]
+fn a_filesystem_root_is_refused_before_anything_is_read() {
+    for args in [
+        vec!["-n", "/"],
+        vec!["-n", "/proc"],
+        vec!["-n", "--allow-fs-root", "/"],
+    ] {
+        let out = rl("rl-hardlink").args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let recs = records(&out.stdout);
+        assert_eq!(of_event(&recs, "refused").len(), 1, "{args:?}");
+        assert_eq!(
+            recs.len(),
+            3,
+            "{args:?}: start, refused, summary: nothing scanned"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("rl-hardlink: refused: the tree to link "),
+            "{err}"
+        );
+    }
+    // A root named by an upstream record is refused the same way.
+    let out = rl("rl-hardlink")
+        .args(["-n", "--from", "-"])
+        .write_stdin("{\"event\":\"copy\",\"root\":\"/\",\"path\":\"etc/hostname\"}\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the root directory /"));
+}

@@ -3,6 +3,7 @@
 mod common;
 
 mod bitflip;
+mod checked_nothing;
 mod checksum;
 mod compose;
 mod compose_closure;
@@ -18,4 +19,5 @@ mod release_check;
 mod release_day;
 mod release_flow;
 mod sync;
+mod sync_race;
 mod torrent;

@@ -36,3 +36,26 @@ fn man_pages_are_fresh() {
         "stale man pages {stale:?}: run scripts/gen-man"
     );
 }
+
+#[test]
+fn man_pages_refer_only_to_pages_that_exist() {
+    let man_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    for tool in TOOLS {
+        let page = std::fs::read_to_string(man_dir.join(format!("{tool}.1"))).unwrap();
+        let text = page.replace("\\-", "-");
+        for (i, _) in text.match_indices("(1)") {
+            let name: String = text[..i]
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            assert!(
+                TOOLS.contains(&name.as_str()),
+                "{tool}.1 refers to {name}(1), which is not a page of this project"
+            );
+        }
+    }
+}

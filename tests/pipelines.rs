@@ -505,7 +505,16 @@ fn the_other_scripts_do_what_the_toolkit_did() {
     );
 
     // The delete variant makes staging equal to the compose (hard-linking the compose first).
-    site.ok("sync-to-staging.delete.sh", &["Rocky", "-q"], &[]);
+    // Here that deletes half of staging: rl-sync's deletion guard refuses it (exit 3) until
+    // the operator says RL_FORCE_DELETE=1.
+    let out = site.script("sync-to-staging.delete.sh", &["Rocky", "-q"], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use --force-delete"));
+    site.ok(
+        "sync-to-staging.delete.sh",
+        &["Rocky", "-q"],
+        &[("RL_FORCE_DELETE", "1")],
+    );
 
     let out = site.ok("sync-to-prod-dry.sh", &[], &[]);
     assert!(out.contains("\"dry_run\":true"));

@@ -208,6 +208,7 @@ fn build() -> Release {
     );
     let mut args = vec![
         os("create").to_owned(),
+        os("--no-tracker").to_owned(),
         os("--no-date").to_owned(),
         os("-x").to_owned(),
         os(r".*/CHECKSUM.asc").to_owned(),
@@ -501,7 +502,11 @@ fn a_good_release_passes_and_each_break_fails_its_check() {
         "FAIL",
         "1 unresolved requirement in 1 package: bash-1.0-1.el9.x86_64 (x86_64) requires nothing-provides-this",
     );
-    run.assert("signed", "FAIL", "1 of 4 packages not signed: BaseOS/");
+    run.assert(
+        "signed",
+        "FAIL",
+        "1 of 4 packages not signed with 350d275d: BaseOS/",
+    );
 
     // --skip, and no torrent directory.
     let none = r.base.join("no-torrents");
@@ -590,4 +595,48 @@ fn propagation_fails_when_too_many_mirrors_are_behind_and_skips_without_logs() {
     fs::create_dir(&empty).unwrap();
     let run = release_check(&r, &[], &[("RL_PROPAGATION_LOGS", &empty)]);
     run.assert("propagation", "FAIL", "propagation could not be checked");
+}
+
+#[test]
+fn an_unknown_skip_name_is_a_usage_error() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/release-check");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(["--skip", "compose,composee"])
+        .env("RLVER", "9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing checked");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("release-check: --skip composee: no such check"),
+        "{err}"
+    );
+}
+
+#[test]
+fn signed_defaults_to_the_release_key_of_rlver() {
+    let r = build();
+    let rpms = r.compose.join("compose/metadata/rpms.json");
+    let text = fs::read_to_string(&rpms)
+        .unwrap()
+        .replace(r#""sigkey":"350d275d""#, r#""sigkey":"deadbeef""#);
+    put(&rpms, text);
+    let run = release_check(&r, &["--skip", "production,torrents"], &[]);
+    run.assert("signed", "FAIL", "4 of 4 packages not signed with 350d275d");
+    let any = Path::new("any");
+    let run = release_check(
+        &r,
+        &["--skip", "production,torrents"],
+        &[("RL_SIGN_KEY", any)],
+    );
+    run.assert("signed", "PASS", "all 4 packages signed");
+    let other = Path::new("deadbeef");
+    let run = release_check(
+        &r,
+        &["--skip", "production,torrents"],
+        &[("RL_SIGN_KEY", other)],
+    );
+    run.assert("signed", "PASS", "all 4 packages signed with deadbeef");
 }

@@ -199,12 +199,12 @@ fn a_sync_never_widens_a_staged_root() {
     let recs = sync(&[]);
     assert_eq!(mode(&dst), 0o750, "the sync reopened the staged root");
     assert_eq!(fs::read(dst.join("BaseOS/a.rpm")).unwrap(), b"a");
-    let kept = of_event(&recs, "kept_mode");
+    let kept = of_event(&recs, "kept");
     assert_eq!(kept.len(), 1, "{recs:?}");
     assert_eq!(kept[0]["path"], "");
     assert_eq!(kept[0]["mode"], "0750");
     assert_eq!(kept[0]["source_mode"], "0755");
-    assert_eq!(kept[0]["reason"], "staging record");
+    assert_eq!(kept[0]["cause"], "staging record");
     assert!(
         of_event(&recs, "meta")
             .iter()
@@ -214,7 +214,7 @@ fn a_sync_never_widens_a_staged_root() {
     // A fix pushed during the embargo (and its dry run) keeps it staged too.
     write(&src.join("BaseOS/fix.rpm"), "fix");
     let recs = sync(&["--dry-run"]);
-    assert_eq!(of_event(&recs, "kept_mode")[0]["dry_run"], true);
+    assert_eq!(of_event(&recs, "kept")[0]["dry_run"], true);
     sync(&[]);
     assert_eq!(mode(&dst), 0o750);
     let status = run_ok(rl("rl-bitflip").args(["status", "--no-check"]).arg(&dst));
@@ -230,7 +230,7 @@ fn a_sync_never_widens_a_staged_root() {
     );
     assert_eq!(mode(&hand), 0o700);
     assert_eq!(
-        of_event(&recs, "kept_mode")[0]["reason"],
+        of_event(&recs, "kept")[0]["cause"],
         "not readable by others"
     );
     let public = d.path().join("public");
@@ -242,7 +242,7 @@ fn a_sync_never_widens_a_staged_root() {
             .arg(format!("{}/", public.display())),
     );
     assert_eq!(mode(&public), 0o755);
-    assert!(of_event(&recs, "kept_mode").is_empty());
+    assert!(of_event(&recs, "kept").is_empty());
 }
 
 #[test]
@@ -464,7 +464,12 @@ fn a_public_mirror_gets_no_byte_before_publish_and_everything_after() {
 
     let tier1 = site.root.join("tier1");
     let group = TIER1_GID.to_string();
-    let staged_env = [("RL_BITFLIP_GROUP", group.as_str())];
+    // As in production: the sync's --chown group is the staging group (10005 there).
+    let chown = format!(":{group}");
+    let staged_env = [
+        ("RL_BITFLIP_GROUP", group.as_str()),
+        ("RL_CHOWN", chown.as_str()),
+    ];
 
     // Release day, the SOP's order: sync to production (staged), hardlink, lists.
     site.ok("sync-to-prod.sh", &[], &staged_env);

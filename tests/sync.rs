@@ -781,7 +781,7 @@ fn publish_order_never_shows_a_repomd_naming_a_missing_file() {
     set_mtime(&os.join("repodata/repomd.xml"), 1_600_000_000);
     assert_eq!(consistent(&os), Some(true));
     let mut child = std::process::Command::new(bin_path("rl-sync"))
-        .args(["--delete", "-j", "2"])
+        .args(["--delete", "--force-delete", "-j", "2"])
         .arg(slash(&t.join("src")))
         .arg(t.join("dst"))
         .stdout(std::process::Stdio::piped())

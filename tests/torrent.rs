@@ -251,7 +251,15 @@ fn scaffold_links_the_iso_and_its_side_files_and_leaves_existing_dirs_alone() {
         .output()
         .unwrap();
     let o = rl("rl-torrent")
-        .args(["create", "-", "--no-date", "-x", EXCLUDE, "-o"])
+        .args([
+            "create",
+            "-",
+            "--no-tracker",
+            "--no-date",
+            "-x",
+            EXCLUDE,
+            "-o",
+        ])
         .arg(f.base.join("piped-out"))
         .write_stdin(o.stdout)
         .output()
@@ -267,7 +275,7 @@ fn scaffold_links_the_iso_and_its_side_files_and_leaves_existing_dirs_alone() {
         ["Rocky-9.7-x86_64-boot.torrent", &format!("{NAME}.torrent")]
     );
     let o = rl("rl-torrent")
-        .args(["create", "-", "-o"])
+        .args(["create", "-", "--no-tracker", "-o"])
         .arg(f.base.join("piped-out"))
         .write_stdin("not json\n")
         .output()
@@ -406,7 +414,16 @@ fn aria2c_accepts_the_data_and_verify_agrees() {
     assert_eq!(summary(&recs)["bad_pieces"], 0);
     // create | verify - checks what was just written against its source.
     let o = rl("rl-torrent")
-        .args(["create", "--no-date", "-l", "64K", "-x", EXCLUDE, "-o"])
+        .args([
+            "create",
+            "--no-tracker",
+            "--no-date",
+            "-l",
+            "64K",
+            "-x",
+            EXCLUDE,
+            "-o",
+        ])
         .arg(&f.out)
         .arg(f.dir())
         .output()
@@ -668,7 +685,7 @@ fn bad_input_gets_one_clear_sentence_and_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("invalid --exclude pattern"), "{err}");
     let o = rl("rl-torrent")
-        .args(["create", "-l", "3M", "-o"])
+        .args(["create", "--no-tracker", "-l", "3M", "-o"])
         .arg(&f.out)
         .arg(f.dir())
         .output()
@@ -686,7 +703,7 @@ fn bad_input_gets_one_clear_sentence_and_exit_2() {
 
     // An output directory inside the content is refused (exit 3).
     let o = rl("rl-torrent")
-        .args(["create", "--no-date", "-o"])
+        .args(["create", "--no-tracker", "--no-date", "-o"])
         .arg(f.dir().join("out"))
         .arg(f.dir())
         .output()
@@ -791,5 +808,93 @@ fn odd_names_hidden_files_and_links_are_handled_like_torrenttools() {
         let (ok, text) = peer("transmission-show", &[torrent.as_os_str()]);
         assert!(ok, "{text}");
         assert!(text.contains("odd dir/with space.iso"), "{text}");
+    }
+}
+
+#[test]
+fn trackers_and_web_seeds_are_written_as_mktorrent_writes_them() {
+    if !have_peer("mktorrent") || !have_peer("transmission-show") {
+        return;
+    }
+    let f = Fixture::new();
+    let mk_dir = f.base.join("mk").join(NAME);
+    fs::create_dir_all(&mk_dir).unwrap();
+    for n in PAYLOAD {
+        symlink(fs::read_link(f.dir().join(n)).unwrap(), mk_dir.join(n)).unwrap();
+    }
+    let tier1 = format!("{T1},{T2}");
+    for (trackers, seeds) in [
+        (
+            vec![tier1.as_str(), "http://t3.example/announce"],
+            vec!["http://w1.example/"],
+        ),
+        (vec![T1], vec!["http://w1.example/,https://w2.example/"]),
+        (vec![T1], vec![]),
+    ] {
+        let mut mk_args: Vec<&OsStr> = Vec::new();
+        let mut ours: Vec<&str> = vec!["--no-date"];
+        for t in &trackers {
+            mk_args.extend([OsStr::new("-a"), OsStr::new(t)]);
+        }
+        for w in &seeds {
+            mk_args.extend([OsStr::new("-w"), OsStr::new(w)]);
+            ours.extend(["-w", w]);
+        }
+        let mk = f.base.join("mk.torrent");
+        let _ = fs::remove_file(&mk);
+        mk_args.extend([OsStr::new("-o"), mk.as_os_str(), mk_dir.as_os_str()]);
+        let (ok, text) = peer("mktorrent", &mk_args);
+        assert!(ok, "{text}");
+        // Our create runs with Rocky's T1/T2 in `create`: give the trackers explicitly instead.
+        let mut cmd = rl("rl-torrent");
+        cmd.arg("create");
+        for t in &trackers {
+            cmd.args(["-a", t]);
+        }
+        let o = cmd
+            .args(&ours)
+            .arg("-o")
+            .arg(f.base.join("ours"))
+            .arg(f.dir())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mine = f.base.join("ours").join(format!("{NAME}.torrent"));
+        let (_, a, _) = show(&mk);
+        let (_, b, _) = show(&mine);
+        let (a, b) = (of_event(&a, "metainfo")[0], of_event(&b, "metainfo")[0]);
+        for key in ["announce", "announce_list", "url_list"] {
+            assert_eq!(a[key], b[key], "{key} for {trackers:?} {seeds:?}");
+        }
+        // transmission reads the web seeds back.
+        let (_, text) = peer("transmission-show", &[mine.as_os_str()]);
+        for w in seeds.iter().flat_map(|w| w.split(',')) {
+            assert!(text.contains(w), "{w} not in:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn no_tracker_or_a_malformed_url_is_an_error() {
+    let f = Fixture::new();
+    for args in [
+        vec!["create", "--no-date"],
+        vec!["create", "-a", "tracker.example/announce"],
+        vec!["create", "-a", "udp://t1/announce", "-w", "udp://seed/"],
+    ] {
+        let o = rl("rl-torrent")
+            .args(&args)
+            .arg("-o")
+            .arg(&f.out)
+            .arg(f.dir())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("no tracker given") || err.contains("invalid"),
+            "{err}"
+        );
+        assert!(!f.torrent().exists(), "{args:?}: nothing written");
     }
 }

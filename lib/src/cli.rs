@@ -10,6 +10,7 @@ Exit status:
   1    a check found a difference (verify mismatch, closure broken, state not as expected)
   2    an error (I/O, bad input, usage)
   3    refused as unsafe (the message says why and which flag overrides it)
+  25   rl-sync: the --max-delete limit stopped the deletions (as rsync)
   130  interrupted";
 
 /// The hidden first argument that prints the man page (`rl-X --generate-man > man/rl-X.1`).
@@ -35,16 +36,54 @@ pub fn maybe_generate_man(cmd: impl FnOnce() -> clap::Command) {
     }
 }
 
+/// Escapes text for a roff paragraph: backslashes and hyphens, and a leading dot or quote.
+fn roff_escape(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with(['.', '\'']) {
+        format!("\\&{t}")
+    } else {
+        t
+    }
+}
+
 /// Renders the man page of a command, subcommands included, to `out`.
 pub fn render_man(cmd: clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
     let mut cmd = cmd;
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone());
-    man.render(out)?;
-    for sub in cmd
+    // Man::render would list the subcommands as pages `rl-x-sub(1)`, which do not exist: each
+    // subcommand is a section of this page instead, and the list says so.
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    let subs: Vec<&clap::Command> = cmd
         .get_subcommands()
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
-    {
+        .collect();
+    if !subs.is_empty() {
+        writeln!(out, ".SH SUBCOMMANDS")?;
+        for sub in &subs {
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            writeln!(
+                out,
+                ".TP
+\\fB{}\\fR",
+                sub.get_name()
+            )?;
+            writeln!(
+                out,
+                "{} (section {} {} below)",
+                roff_escape(&about),
+                cmd.get_name().to_uppercase().replace('-', "\\-"),
+                sub.get_name().to_uppercase().replace('-', "\\-")
+            )?;
+        }
+    }
+    man.render_extra_section(out)?;
+    man.render_version_section(out)?;
+    for sub in subs {
         let sub_man = clap_mangen::Man::new(sub.clone());
         writeln!(
             out,
@@ -67,6 +106,7 @@ mod tests {
     #[test]
     fn renders_a_page_with_subcommands() {
         let cmd = clap::Command::new("rl-demo")
+            .version("1.0")
             .about("Demo tool")
             .subcommand(
                 clap::Command::new("run")

@@ -3,10 +3,13 @@
 //! One module, one idea:
 //! * [`record`] — the JSON-lines record protocol (schema documented there), the run harness, exit statuses.
 //! * [`upstream`] — reading upstream records from stdin.
+//! * [`shorten`] — messages cut to a bounded length (inputs quoted in errors can be huge).
 //! * [`walk`] — tree walking with relative paths.
 //! * [`parwalk`] — parallel tree walking when order does not matter.
 //! * [`fsx`] — atomic file replacement.
 //! * [`lock`] — whole-run lock files (flock).
+//! * [`netfs`] — network filesystems (NFS, FUSE, …) and the I/O depth they need.
+//! * [`mountpoint`] — whether a directory is `/` or a mount point (trees tools refuse by default).
 //! * [`hash`] — streaming SHA-256 / SHA-1, parallel over files.
 //! * [`progress`] — progress bars on stderr when it is a terminal.
 //! * [`cli`] — man pages and shared help texts.
@@ -24,6 +27,7 @@
 //! * [`treeinfo`] — `.treeinfo` files as ConfigParser reads and writes them, the variant edit.
 //! * [`filelist`] — the mirror file lists (`fullfiletimelist-*`, `fullfilelist`).
 //! * [`repodata`] — RPM repository metadata (repomd.xml, primary, filelists; any compression).
+//! * [`xml_guard`] — bounds on one XML token's size (a decompression bomb costs no memory).
 //! * [`rpmvercmp`] — RPM version comparison and versioned-dependency matching.
 //! * [`closure`] — repository dependency closure (provides index, rich dependencies, dnf's rules).
 //! * [`exclude`] — rsync's exclude-pattern rules (`--exclude`, `--exclude-from`).
@@ -41,6 +45,8 @@ pub mod filelist;
 pub mod fsx;
 pub mod hash;
 pub mod lock;
+pub mod mountpoint;
+pub mod netfs;
 pub mod nofollow;
 pub mod parwalk;
 pub mod progress;
@@ -49,10 +55,12 @@ pub mod release;
 pub mod repodata;
 pub mod rpmvercmp;
 pub mod sha1_lanes;
+pub mod shorten;
 pub mod stagestate;
 pub mod torrent;
 pub mod treeinfo;
 pub mod upstream;
 pub mod walk;
+pub mod xml_guard;
 
 pub use record::{Record, Run, Status};

@@ -39,6 +39,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use crate::shorten::{MAX_MESSAGE, shorten};
+
 /// The schema number written in every `start` record; bumped only on incompatible changes.
 pub const SCHEMA: u64 = 1;
 
@@ -53,6 +55,8 @@ pub enum Status {
     Error = 2,
     /// Refused as unsafe; the message says why and which flag overrides it.
     Refused = 3,
+    /// rl-sync's `--max-delete` limit stopped the deletions (rsync's exit status 25).
+    MaxDelete = 25,
     /// Interrupted by a signal.
     Interrupted = 130,
 }
@@ -70,8 +74,9 @@ impl Status {
                 Status::Ok => 0,
                 Status::Differs => 1,
                 Status::Error => 2,
-                Status::Refused => 3,
-                Status::Interrupted => 4,
+                Status::MaxDelete => 3,
+                Status::Refused => 4,
+                Status::Interrupted => 5,
             }
         }
         if rank(other) > rank(self) {
@@ -356,6 +361,7 @@ impl Run {
 
     /// Reports a failure on one file with an explicit kind and message.
     pub fn error_with(&self, root: &Path, rel: &Path, op: &str, kind: &str, message: &str) {
+        let message = &*shorten(message, MAX_MESSAGE);
         self.errors.fetch_add(1, Ordering::Relaxed);
         self.raise(Status::Error);
         self.emit(
@@ -371,12 +377,19 @@ impl Run {
             } else {
                 root.join(rel)
             };
-            eprintln!("{}: {}: {}", self.tool, shown.display(), message);
+            let shown = shown.display().to_string();
+            eprintln!(
+                "{}: {}: {}",
+                self.tool,
+                shorten(&shown, MAX_MESSAGE),
+                message
+            );
         }
     }
 
     /// Reports a failure that is not about one file (bad input line, …).
     pub fn error_general(&self, op: &str, kind: &str, message: &str) {
+        let message = &*shorten(message, MAX_MESSAGE);
         self.errors.fetch_add(1, Ordering::Relaxed);
         self.raise(Status::Error);
         self.emit(
@@ -393,7 +406,7 @@ impl Run {
     /// Prints a warning on stderr (no record, no status change).
     pub fn warn(&self, message: &str) {
         if !self.quiet_stderr {
-            eprintln!("{}: warning: {}", self.tool, message);
+            eprintln!("{}: warning: {}", self.tool, shorten(message, MAX_MESSAGE));
         }
     }
 

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use quick_xml::events::{BytesStart, Event};
 
 use crate::rpmvercmp::{Evr, EvrRef, flags};
+use crate::xml_guard::{MarkupGuard, check_text};
 
 /// One metadata file named in `repomd.xml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +65,7 @@ pub fn read_repomd(repo: &Path) -> io::Result<RepoMd> {
 
 /// Parses a `repomd.xml` document.
 pub fn parse_repomd<R: BufRead>(input: R) -> io::Result<RepoMd> {
-    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut reader = quick_xml::Reader::from_reader(MarkupGuard::new(input));
     let mut buf = Vec::new();
     let mut md = RepoMd::default();
     let mut kind: Option<String> = None;
@@ -496,7 +497,7 @@ fn scan<R: BufRead, S: PrimarySink>(
     sink: &mut S,
     mut entry: impl FnMut(&mut S, bool, &BytesStart<'_>) -> io::Result<()>,
 ) -> io::Result<u64> {
-    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut reader = quick_xml::Reader::from_reader(MarkupGuard::new(input));
     let mut buf = Vec::with_capacity(4096);
     let mut in_pkg = false;
     let mut have_pkgid = false;
@@ -564,6 +565,8 @@ fn scan<R: BufRead, S: PrimarySink>(
             }
             Event::CData(ref t) if text_of != TextOf::None => {
                 text.push_str(&String::from_utf8_lossy(t));
+                // CDATA sections carry markup between them: the guard alone does not bound it.
+                check_text(text.len())?;
             }
             Event::GeneralRef(ref r) if text_of != TextOf::None => push_ref(&mut text, r)?,
             Event::End(ref e) => match e.local_name().as_ref() {
@@ -950,7 +953,7 @@ pub fn scan_filelists<R: BufRead>(
     want_len: impl Fn(usize) -> bool,
     mut each: impl FnMut(&str, &str),
 ) -> io::Result<()> {
-    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut reader = quick_xml::Reader::from_reader(MarkupGuard::new(input));
     let mut buf = Vec::with_capacity(4096);
     let mut pkgid = String::new();
     let mut in_file = false;

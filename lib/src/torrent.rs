@@ -674,6 +674,8 @@ pub struct Metainfo {
     pub announce: Option<String>,
     /// Tiers of trackers (`announce-list`); written only when there are trackers.
     pub announce_list: Vec<Vec<String>>,
+    /// Web seeds (BEP 19 `url-list`): one is written as a string, more as a list, as mktorrent.
+    pub url_list: Vec<String>,
     pub comment: Option<String>,
     pub created_by: Option<String>,
     /// Seconds since the epoch.
@@ -698,6 +700,16 @@ impl Metainfo {
         }
         if let Some(c) = &self.comment {
             d.insert(b"comment".to_vec(), Value::str(c));
+        }
+        match self.url_list.as_slice() {
+            [] => {}
+            [one] => {
+                d.insert(b"url-list".to_vec(), Value::str(one));
+            }
+            many => {
+                let seeds = many.iter().map(|u| Value::str(u)).collect();
+                d.insert(b"url-list".to_vec(), Value::List(seeds));
+            }
         }
         if let Some(c) = &self.created_by {
             d.insert(b"created by".to_vec(), Value::str(c));
@@ -869,10 +881,19 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, MetainfoError> {
                 .collect()
         })
         .unwrap_or_default();
+    let url_list = match top.get("url-list") {
+        Some(v) if v.as_text().is_some() => v.as_text().into_iter().collect(),
+        Some(v) => v
+            .as_list()
+            .map(|l| l.iter().filter_map(Value::as_text).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     Ok(Parsed {
         meta: Metainfo {
             announce: text("announce"),
             announce_list,
+            url_list,
             comment: text("comment"),
             created_by: text("created by"),
             creation_date: top.get("creation date").and_then(Value::as_int),
@@ -1068,6 +1089,7 @@ mod tests {
         Metainfo {
             announce: Some("udp://t1/announce".into()),
             announce_list: vec![vec!["udp://t1/announce".into()], vec!["http://t2".into()]],
+            url_list: vec!["http://seed.example/".into()],
             comment: Some("c".into()),
             created_by: Some("rl-torrent/0".into()),
             creation_date: Some(1_700_000_000),

@@ -144,6 +144,100 @@ impl<R: BufRead> Iterator for Records<R> {
     }
 }
 
+/// Refuses (exit 3, a `refused` record, one sentence) to act on the records of a dry run: they
+/// name changes that never happened. A tool run with `--dry-run` itself may read them.
+pub fn refuse_dry_upstream(run: &crate::Run) {
+    let reason = "the upstream records are a dry run (\"dry_run\":true): nothing they name was changed, so there is nothing to do for them; run the upstream tool without --dry-run, or add --dry-run here too";
+    eprintln!("{}: refused: {reason}", run.tool());
+    run.emit(
+        &crate::Record::new("refused")
+            .with("reason", reason)
+            .with("kind", "dry_run_upstream"),
+    );
+    run.raise(crate::Status::Refused);
+}
+
+/// What a tool found on stdin, so that a run that took nothing says so instead of passing.
+///
+/// `rl-compose images C | rl-checksum verify -` once gave `ok:0` and exit 0: verify wanted
+/// `checksum` records and silently dropped the `image` ones. A checker that checked nothing, or a
+/// tool given records it cannot use, must fail (exit 2) saying what it got and which `--event`
+/// would take it. An upstream tool that produced nothing but its start and summary (a sync that
+/// changed nothing) leaves a worker nothing to do, which is not an error.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Records seen per event (framing and upstream errors not counted), in first-seen order.
+    seen: Vec<(String, u64, bool)>,
+    framing: u64,
+    taken: u64,
+}
+
+impl Tally {
+    /// Counts a record read from stdin (call for every record, taken or not).
+    pub fn saw(&mut self, rec: &Upstream) {
+        if rec.is_framing() {
+            self.framing += 1;
+            return;
+        }
+        if rec.event() == "error" {
+            return;
+        }
+        let named = rec.root().is_some() && rec.path().is_some();
+        match self.seen.iter_mut().find(|(e, _, _)| e == rec.event()) {
+            Some((_, n, any_named)) => {
+                *n += 1;
+                *any_named |= named;
+            }
+            None => self.seen.push((rec.event().to_owned(), 1, named)),
+        }
+    }
+
+    /// Counts a record the tool took.
+    pub fn took(&mut self) {
+        self.taken += 1;
+    }
+
+    /// The one-sentence error when the run has nothing it could use, `None` when it has. A
+    /// `checker` (verify, closure) always needs something; a worker only when stdin held records.
+    /// `wanted` names what the tool takes, e.g. "checksum or write records".
+    pub fn nothing_usable(&self, wanted: &str, checker: bool) -> Option<String> {
+        if self.taken > 0 {
+            return None;
+        }
+        if self.seen.is_empty() {
+            if self.framing > 0 && !checker {
+                return None;
+            }
+            let what = if self.framing > 0 {
+                "only the upstream tool's start and summary"
+            } else {
+                "no records"
+            };
+            return Some(format!(
+                "nothing to work on: stdin held {what}, this tool takes {wanted}"
+            ));
+        }
+        let got: Vec<String> = self
+            .seen
+            .iter()
+            .map(|(e, n, _)| format!("{n} {}", if e.is_empty() { "(no event)" } else { e }))
+            .collect();
+        let hint = match self
+            .seen
+            .iter()
+            .filter(|(e, _, named)| *named && !e.is_empty())
+            .max_by_key(|(_, n, _)| *n)
+        {
+            Some((e, _, _)) => format!("; --event {e} would take the {e} records"),
+            None => "; none of them names a file (root and path)".to_owned(),
+        };
+        Some(format!(
+            "no usable upstream record: stdin held {} (by event), this tool takes {wanted}{hint}",
+            got.join(", ")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +269,51 @@ mod tests {
         let input = b"{\"event\":\"x\",\"root\":\"/r\",\"path\":\"\"}\n";
         let rec = Records::new(&input[..]).next().unwrap().unwrap();
         assert_eq!(rec.full_path().unwrap(), PathBuf::from("/r"));
+    }
+
+    fn tally_of(input: &[u8], take: &str) -> Tally {
+        let mut t = Tally::default();
+        for rec in Records::new(input) {
+            let rec = rec.unwrap();
+            t.saw(&rec);
+            if rec.event() == take {
+                t.took();
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn a_tally_names_what_came_and_the_event_that_would_take_it() {
+        let images = b"{\"event\":\"start\"}\n{\"event\":\"image\",\"root\":\"/c\",\"path\":\"a.iso\"}\n{\"event\":\"image\",\"root\":\"/c\",\"path\":\"b.iso\"}\n{\"event\":\"summary\"}\n";
+        let msg = tally_of(images, "checksum")
+            .nothing_usable("checksum or write records", true)
+            .unwrap();
+        assert!(msg.contains("stdin held 2 image (by event)"), "{msg}");
+        assert!(
+            msg.ends_with("--event image would take the image records"),
+            "{msg}"
+        );
+        assert!(
+            tally_of(images, "image")
+                .nothing_usable("x", true)
+                .is_none()
+        );
+        // An upstream run that produced nothing: nothing to do for a worker, a failure for a checker.
+        let quiet = b"{\"event\":\"start\"}\n{\"event\":\"summary\"}\n";
+        assert!(tally_of(quiet, "copy").nothing_usable("x", false).is_none());
+        assert!(
+            tally_of(quiet, "copy")
+                .nothing_usable("x", true)
+                .unwrap()
+                .contains("only the upstream")
+        );
+        assert!(
+            tally_of(b"\n", "copy")
+                .nothing_usable("x", false)
+                .unwrap()
+                .contains("no records")
+        );
     }
 
     #[test]

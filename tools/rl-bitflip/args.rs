@@ -77,7 +77,7 @@ pub struct StageArgs {
     #[arg(long, value_enum, default_value_t = StateStore::Auto)]
     pub state: StateStore,
     /// Report what would change (records with "dry_run":true) without changing anything.
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub dry_run: bool,
 }
 
@@ -112,7 +112,7 @@ pub struct PublishArgs {
     #[arg(long, value_enum, default_value_t = StateStore::Auto)]
     pub state: StateStore,
     /// Report what would change (records with "dry_run":true) without changing anything.
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub dry_run: bool,
 }
 

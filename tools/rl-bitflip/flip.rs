@@ -120,6 +120,8 @@ pub fn stage(run: &Run, a: &StageArgs) -> Counts {
         record: (!same).then_some(&record),
         store: a.state.store(),
         dry_run: a.dry_run,
+        record_first: true,
+        previous: existing.as_ref(),
     };
     let Ok(written) = apply(run, &root, &change) else {
         return counts;
@@ -164,6 +166,10 @@ struct Change<'a> {
     record: Option<&'a StageRecord>,
     store: Store,
     dry_run: bool,
+    /// Write the record before the group and mode (stage) instead of after (publish).
+    record_first: bool,
+    /// The record the root had, put back if a change written first cannot be completed.
+    previous: Option<&'a (StageRecord, Store)>,
 }
 
 fn report(run: &Run, root: &Root, op: &str, e: &std::io::Error) {
@@ -180,10 +186,13 @@ fn report(run: &Run, root: &Root, op: &str, e: &std::io::Error) {
     }
 }
 
-/// Applies a change to the root: group, mode, then the staging record. An unusable store is found
-/// before anything changes; when the record cannot be written after the mode changed, the old
-/// group and mode are put back, so a failed flip leaves the root as it was. Returns where the
-/// record was written (`None`: not written, or a dry run).
+/// Applies a change to the root. An unusable store is found before anything changes. The record
+/// goes first when access narrows (stage: the intent is on disk before the lock, so a run killed in
+/// between leaves a root that `status` still calls public and a re-run completes), last when it
+/// widens (publish: a run killed after the chmod leaves a public root with a staged record, which
+/// `status` calls public). When a later step fails, the earlier ones are put back (old group and
+/// mode, the previous record), so a failed flip leaves the root as it was. Returns where the record
+/// was written (`None`: not written, or a dry run).
 fn apply(run: &Run, root: &Root, c: &Change<'_>) -> Result<Option<Store>, ()> {
     if c.record.is_some()
         && let Err(e) = stagestate::probe(root.fd.as_fd(), c.store)
@@ -195,25 +204,27 @@ fn apply(run: &Run, root: &Root, c: &Change<'_>) -> Result<Option<Store>, ()> {
         return Ok(None);
     }
     let fd = root.fd.as_fd();
-    let old_gid = root.stat.st_gid;
-    let old_mode = root.perm();
+    let write_record = |run: &Run| -> Result<Option<Store>, ()> {
+        let Some(record) = c.record else {
+            return Ok(None);
+        };
+        stagestate::write(fd, &root.path, record, c.store)
+            .map(Some)
+            .map_err(|e| report(run, root, "write_state", &e))
+    };
+    let written = if c.record_first {
+        write_record(run)?
+    } else {
+        None
+    };
+    let undo = |run: &Run| undo_change(run, root, c, written.is_some());
     if let Some(gid) = c.gid
         && let Err(e) = nofollow::chgrp_fd(fd, gid)
     {
         report(run, root, "chgrp", &e);
+        undo(run);
         return Err(());
     }
-    let undo = |run: &Run| {
-        if c.gid.is_some()
-            && let Err(e) = nofollow::chgrp_fd(fd, old_gid)
-        {
-            report(run, root, "chgrp", &e);
-        }
-        // chown may clear setgid; put the whole old mode back.
-        if let Err(e) = nofollow::chmod_fd(fd, old_mode) {
-            report(run, root, "chmod", &e);
-        }
-    };
     if let Some(mode) = c.mode
         && let Err(e) = nofollow::chmod_fd(fd, mode)
     {
@@ -221,16 +232,29 @@ fn apply(run: &Run, root: &Root, c: &Change<'_>) -> Result<Option<Store>, ()> {
         undo(run);
         return Err(());
     }
-    let Some(record) = c.record else {
-        return Ok(None);
-    };
-    match stagestate::write(fd, &root.path, record, c.store) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) => {
-            report(run, root, "write_state", &e);
-            undo(run);
-            Err(())
-        }
+    if c.record_first {
+        return Ok(written);
+    }
+    write_record(run).inspect_err(|()| undo(run))
+}
+
+/// Puts back what a failed [`apply`] changed: the group, the whole old mode (chown may clear
+/// setgid), and the previous record when a new one was written first.
+fn undo_change(run: &Run, root: &Root, c: &Change<'_>, record_written: bool) {
+    let fd = root.fd.as_fd();
+    if c.gid.is_some()
+        && let Err(e) = nofollow::chgrp_fd(fd, root.stat.st_gid)
+    {
+        report(run, root, "chgrp", &e);
+    }
+    if let Err(e) = nofollow::chmod_fd(fd, root.perm()) {
+        report(run, root, "chmod", &e);
+    }
+    if record_written
+        && let Some((old, store)) = c.previous
+        && let Err(e) = stagestate::write(fd, &root.path, old, *store)
+    {
+        report(run, root, "write_state", &e);
     }
 }
 
@@ -335,6 +359,8 @@ pub fn publish(run: &Run, a: &PublishArgs) -> Counts {
         record: (!same).then_some(&record),
         store: a.state.store(),
         dry_run: a.dry_run,
+        record_first: false,
+        previous: existing.as_ref(),
     };
     let Ok(written) = apply(run, &root, &change) else {
         return counts;

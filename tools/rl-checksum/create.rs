@@ -14,7 +14,7 @@ use rl_core::{Record, Run};
 
 use crate::cli::CreateArgs;
 use crate::hashing::hash_all;
-use crate::input::{Named, files_in_dir, glob_set, matches, take_upstream};
+use crate::input::{Named, Wanted, files_in_dir, glob_set, matches, take_upstream};
 
 /// The pattern for directories when none is given: the toolkit's `for file in *.iso`.
 const DEFAULT_PATTERN: &str = "*.iso";
@@ -28,7 +28,14 @@ struct Counts {
 }
 
 pub fn create(args: &CreateArgs, run: &Run) -> anyhow::Result<Record> {
-    let items = collect(args, run)?;
+    let mut upstream_dry = false;
+    let items = collect(args, run, &mut upstream_dry)?;
+    // Records of a dry run name changes that never happened: a CHECKSUM for them would describe
+    // a tree that does not exist (`rl-sync -n S/ P | rl-checksum create -`).
+    if upstream_dry && !args.dry_run {
+        rl_core::upstream::refuse_dry_upstream(run);
+        return Ok(Record::new(""));
+    }
     let paths: Vec<PathBuf> = items.iter().map(Named::full).collect();
     let digests = hash_all(&paths, args.common.jobs, args.common.progress);
 
@@ -71,7 +78,8 @@ pub fn create(args: &CreateArgs, run: &Run) -> anyhow::Result<Record> {
         .with("unchanged", counts.unchanged))
 }
 
-fn collect(args: &CreateArgs, run: &Run) -> anyhow::Result<Vec<Named>> {
+/// The files to hash; `upstream_dry` is set when an upstream record taken is a dry run's.
+fn collect(args: &CreateArgs, run: &Run, upstream_dry: &mut bool) -> anyhow::Result<Vec<Named>> {
     let explicit = glob_set(&args.patterns)?;
     let dir_set = match &explicit {
         Some(s) => s.clone(),
@@ -81,7 +89,15 @@ fn collect(args: &CreateArgs, run: &Run) -> anyhow::Result<Vec<Named>> {
     let mut items = Vec::new();
     for target in &args.targets {
         if target.as_os_str() == "-" {
-            for rec in take_upstream(run, &args.upstream, &[])? {
+            for rec in take_upstream(
+                run,
+                &args.upstream,
+                &Wanted {
+                    events: &[],
+                    checker: false,
+                },
+            )? {
+                *upstream_dry |= rec.fields.get("dry_run") == Some(&serde_json::Value::Bool(true));
                 let Some(full) = rec.full_path() else {
                     continue;
                 };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rl_core::Run;
-use rl_core::upstream::{Upstream, stdin_records};
+use rl_core::upstream::{Tally, Upstream, stdin_records};
 use rl_core::walk::{absolute, is_safe_relative};
 
 use crate::cli::UpstreamArgs;
@@ -92,16 +92,27 @@ fn is_checksum_file(name: &OsString) -> bool {
         || n.ends_with(b".CHECKSUM.asc")
 }
 
+/// What a run reads from stdin: the events it takes by default, and whether it checks (a check
+/// that took nothing fails) or works (nothing to do is fine after an upstream that did nothing).
+pub struct Wanted<'a> {
+    pub events: &'a [&'a str],
+    pub checker: bool,
+}
+
 /// Reads upstream records from stdin and returns those taken (by event), passing the others
-/// through when asked. Upstream errors are always passed through. A bad line is fatal.
+/// through when asked. Upstream errors are always passed through. A bad line is fatal, and so
+/// is stdin with nothing usable (see [`Tally`]).
 pub fn take_upstream(
     run: &Run,
     args: &UpstreamArgs,
-    default_events: &[&str],
+    wanted: &Wanted<'_>,
 ) -> anyhow::Result<Vec<Upstream>> {
+    let default_events = wanted.events;
     let mut taken = Vec::new();
+    let mut tally = Tally::default();
     for rec in stdin_records() {
         let rec = rec.map_err(|e| anyhow::anyhow!("{e}"))?;
+        tally.saw(&rec);
         if rec.event() == "error" {
             run.pass_upstream_error(&rec.raw);
             continue;
@@ -116,10 +127,19 @@ pub fn take_upstream(
         };
         let usable = rec.root().is_some() && rec.path().is_some_and(|p| is_safe_relative(&p));
         if wanted && usable {
+            tally.took();
             taken.push(rec);
         } else if args.pass {
             run.pass(&rec.raw);
         }
+    }
+    let takes = match (args.events.is_empty(), default_events.is_empty()) {
+        (false, _) => format!("{} records", args.events.join(" or ")),
+        (true, false) => format!("{} records", default_events.join(" or ")),
+        (true, true) => "records with root and path".to_owned(),
+    };
+    if let Some(msg) = tally.nothing_usable(&takes, wanted.checker) {
+        anyhow::bail!(msg);
     }
     Ok(taken)
 }

@@ -14,7 +14,13 @@ use rl_core::{Record, Run, Status};
 
 use crate::cli::VerifyArgs;
 use crate::hashing::hash_all;
-use crate::input::take_upstream;
+use crate::input::{Wanted, take_upstream};
+
+/// verify reads `checksum` records (a digest each) and `write` records (a CHECKSUM file each).
+const VERIFY_TAKES: Wanted<'static> = Wanted {
+    events: &["checksum", "write"],
+    checker: true,
+};
 
 /// One expected digest: where it was listed, and the file it names.
 struct Expectation {
@@ -38,7 +44,7 @@ pub fn verify(args: &VerifyArgs, run: &Run) -> anyhow::Result<Record> {
     let mut expected = Vec::new();
     for list in &args.lists {
         if list.as_os_str() == "-" {
-            for rec in take_upstream(run, &args.upstream, &["checksum", "write"])? {
+            for rec in take_upstream(run, &args.upstream, &VERIFY_TAKES)? {
                 let (Some(root), Some(rel)) = (rec.root(), rec.path()) else {
                     continue;
                 };
@@ -55,6 +61,12 @@ pub fn verify(args: &VerifyArgs, run: &Run) -> anyhow::Result<Record> {
         } else {
             read_list(run, list, &mut expected, &mut counts);
         }
+    }
+
+    // Like `sha256sum -c` ("no properly formatted checksum lines found"): a verify that has
+    // nothing to compare must not pass.
+    if expected.is_empty() && run.errors() == 0 && counts.malformed == 0 {
+        anyhow::bail!("nothing to verify: the CHECKSUM files given list no file");
     }
 
     // Hash each distinct file once, even when several lists name it.

@@ -149,7 +149,7 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value = "stable")]
         release: Release,
         /// Print the records of what would change; change nothing.
-        #[arg(long)]
+        #[arg(short = 'n', long)]
         dry_run: bool,
         /// Prepare even when STATUS is not FINISHED/FINISHED_INCOMPLETE or the revision does
         /// not match the compose's release version.
@@ -164,7 +164,7 @@ pub enum Cmd {
         #[arg(required = true)]
         isos: Vec<PathBuf>,
         /// Print the records; write nothing.
-        #[arg(long)]
+        #[arg(short = 'n', long)]
         dry_run: bool,
         /// Line order: `c` is byte order (`LC_ALL=C sort`, the cron jobs' POSIX locale);
         /// `locale` runs the system `sort` in the caller's locale, as an interactive run of the
@@ -193,7 +193,7 @@ pub enum Cmd {
         #[arg(long)]
         arch: Option<String>,
         /// Print the records; write nothing.
-        #[arg(long)]
+        #[arg(short = 'n', long)]
         dry_run: bool,
     },
 }

@@ -69,7 +69,7 @@ pub struct ClosureArgs {
     pub forcearch: Option<String>,
 
     /// Only the newest version of each name.arch per repository is checked and provides (dnf's --newest).
-    #[arg(long, short = 'n', alias = "newest", overrides_with = "all_versions")]
+    #[arg(long, alias = "newest", overrides_with = "all_versions")]
     pub newest_only: bool,
 
     /// Every version is checked and provides (the default, as dnf repoclosure).
@@ -187,7 +187,14 @@ pub fn run(args: &ClosureArgs) -> Status {
 /// Reads upstream records from stdin; each `event` record's root/path is a repository.
 /// Upstream errors pass through. False after a bad input line (reported).
 fn upstream_repos(run: &Run, event: &str, add: &mut dyn FnMut(PathBuf)) -> bool {
+    let mut tally = rl_core::upstream::Tally::default();
     for rec in rl_core::upstream::stdin_records() {
+        if let Ok(rec) = &rec {
+            tally.saw(rec);
+            if rec.event() == event {
+                tally.took();
+            }
+        }
         match rec {
             Ok(rec) if rec.event() == "error" => run.pass_upstream_error(&rec.raw),
             Ok(rec) if rec.event() == event => match rec.full_path() {
@@ -218,6 +225,11 @@ fn upstream_repos(run: &Run, event: &str, add: &mut dyn FnMut(PathBuf)) -> bool 
                 return false;
             }
         }
+    }
+    // A closure over no repository checked nothing: it must not pass.
+    if let Some(msg) = tally.nothing_usable(&format!("{event} records (repositories)"), true) {
+        run.error_general("read-stdin", "input.empty", &msg);
+        return false;
     }
     true
 }

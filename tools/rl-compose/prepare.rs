@@ -188,7 +188,7 @@ impl Planner<'_> {
                         "{} exists and is not a symlink; latest link to {target} not made",
                         rel.display()
                     );
-                    self.conflict(&rel, "link", &msg);
+                    self.conflict(&rel, "symlink", &msg);
                 }
             }
         }
@@ -411,11 +411,12 @@ fn record(root: &Path, action: &Action) -> (Record, &'static str) {
             target,
             replace,
         } => (
-            Record::new("link")
+            // A symbolic link ("link" is a hard link in every tool's records).
+            Record::new("symlink")
                 .at(root, path)
                 .with_path("target", target)
                 .with("replaced", *replace),
-            "linked",
+            "symlinked",
         ),
     }
 }
@@ -427,7 +428,7 @@ fn op_name(action: &Action) -> &'static str {
         Action::Rename { .. } => "rename",
         Action::Delete(_) | Action::DeleteTree { .. } => "delete",
         Action::Rmdir(_) => "rmdir",
-        Action::Link { .. } => "link",
+        Action::Link { .. } => "symlink",
     }
 }
 
@@ -555,7 +556,7 @@ pub fn prepare(dir: &Path, revision: &str, release: Release, dry_run: bool, forc
     let mut summary = Record::new("")
         .with("changed", changed)
         .with("unchanged", planner.unchanged);
-    for key in ["moved", "renamed", "linked", "deleted", "dirs"] {
+    for key in ["moved", "renamed", "symlinked", "deleted", "dirs"] {
         summary = summary.with(key, counts.get(key).copied().unwrap_or(0));
     }
     summary = summary.with("conflicts", planner.conflicts);

@@ -24,9 +24,11 @@ pub fn open(run: &Run, dir: &Path) -> Option<Compose> {
 }
 
 /// Reads composeinfo.json, reporting a broken file as an error (`None` for absent or broken).
-fn composeinfo(run: &Run, c: &Compose) -> Option<ComposeInfo> {
+/// composeinfo.json: `Ok(None)` when the compose has none, `Err` (already reported as an error
+/// record) when it is there but unreadable.
+fn composeinfo(run: &Run, c: &Compose) -> Result<Option<ComposeInfo>, ()> {
     match c.composeinfo() {
-        Ok(ci) => ci,
+        Ok(ci) => Ok(ci),
         Err(e) => {
             run.error(
                 &c.compose,
@@ -34,7 +36,7 @@ fn composeinfo(run: &Run, c: &Compose) -> Option<ComposeInfo> {
                 "read",
                 &e,
             );
-            None
+            Err(())
         }
     }
 }
@@ -123,6 +125,8 @@ pub fn info(dir: &Path, require: Option<Require>, allow_incomplete: bool) -> Sta
         }
     };
     let ci = composeinfo(&run, &c);
+    let unreadable = ci.is_err();
+    let ci = ci.ok().flatten();
     let id_file = c.compose_id_file().ok().flatten();
     let mut rec = Record::new("compose")
         .at(c.top_or_compose(), Path::new(""))
@@ -149,7 +153,10 @@ pub fn info(dir: &Path, require: Option<Require>, allow_incomplete: bool) -> Sta
             .with("metadata", "composeinfo.json");
         variants.extend(p.variants.values().cloned());
     } else {
-        run.warn("no metadata/composeinfo.json; only STATUS and COMPOSE_ID are known");
+        // An unreadable one was reported as an error already; "no composeinfo" would mislead.
+        if !unreadable {
+            run.warn("no metadata/composeinfo.json; only STATUS and COMPOSE_ID are known");
+        }
         rec = rec.with("id", opt(id_file)).with("metadata", Value::Null);
     }
     run.emit(&rec);
@@ -215,7 +222,7 @@ pub fn repos(
     let Some(c) = open(&run, dir) else {
         return run.finish(Record::new("").with("repos", 0));
     };
-    let ci = composeinfo(&run, &c);
+    let ci = composeinfo(&run, &c).ok().flatten();
     let found = match compose::scan_repos(&c.compose) {
         Ok(r) => r,
         Err(e) => {

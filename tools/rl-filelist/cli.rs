@@ -155,7 +155,7 @@ pub struct WriteArgs {
     #[arg(long, value_name = "UID:GID", value_parser = parse_owner)]
     pub chown: Option<(u32, u32)>,
     /// Report what would be written; change nothing
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub dry_run: bool,
 }
 

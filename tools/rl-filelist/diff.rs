@@ -65,11 +65,13 @@ fn at(rec: Record, root: &Path, e: &Entry) -> Record {
 
 /// Runs `diff`.
 pub fn run(a: DiffArgs) -> Status {
+    // The start record comes first even when an input cannot be read: every run is framed.
+    let run = Run::start("rl-filelist", env!("CARGO_PKG_VERSION"));
     let (old, new) = match (load(&a.old, a.keep_lists), load(&a.new, a.keep_lists)) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(m), _) | (_, Err(m)) => {
-            eprintln!("rl-filelist: {m}");
-            return Status::Error;
+            run.error_general("read", "input.invalid", &m);
+            return run.finish(Record::new(""));
         }
     };
     let root: PathBuf = if a.new.is_dir() {
@@ -80,7 +82,6 @@ pub fn run(a: DiffArgs) -> Status {
             .map(Path::to_path_buf)
             .unwrap_or_default()
     };
-    let run = Run::start("rl-filelist", env!("CARGO_PKG_VERSION"));
     let old_by_path: HashMap<&[u8], &Entry> = old.iter().map(|e| (e.path.as_slice(), e)).collect();
     let new_paths: std::collections::HashSet<&[u8]> =
         new.iter().map(|e| e.path.as_slice()).collect();

@@ -41,6 +41,9 @@ is renamed over it. A name is never missing, even if the run is interrupted.
 (root/path), linking them against every file under DIR (or under the records' roots when no DIR is
 given). The survivor is then a file not named upstream, if one is identical.
 
+Refused (exit 3, nothing read): a root that is `/`, or a mount point unless --allow-fs-root. A
+filesystem root is never a release tree: `rl-hardlink -n /` would compare every file of the machine.
+
 Events written:
   link     a file was replaced by a hard link: root, path, target (path under the same root it now
            shares an inode with; target_root when in another root), size; dry_run with --dry-run
@@ -127,15 +130,23 @@ struct Args {
     /// on the disk and the journal more than on the CPU). The walk uses one thread per CPU.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+
+    /// Allow a DIR (or an upstream record's root) that is a mount point. `/` is never taken.
+    #[arg(long)]
+    allow_fs_root: bool,
 }
 
 /// The size of the thread pool: I/O-bound work gains from more threads than CPUs.
-fn thread_count(asked: Option<u16>) -> usize {
+fn thread_count(asked: Option<u16>, roots: &[PathBuf]) -> usize {
     match asked {
         Some(n) => usize::from(n),
-        None => std::thread::available_parallelism()
-            .map_or(4, |n| n.get() * 4)
-            .clamp(4, 32),
+        None => {
+            let local = std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 4)
+                .clamp(4, 32);
+            let roots: Vec<&std::path::Path> = roots.iter().map(PathBuf::as_path).collect();
+            rl_core::netfs::io_depth(&roots, local)
+        }
     }
 }
 
@@ -172,8 +183,16 @@ fn real_main(args: Args) -> Status {
     // Upstream records first (they may also name the roots).
     let mut upstream_paths: Vec<PathBuf> = Vec::new();
     let mut upstream_roots: Vec<PathBuf> = Vec::new();
+    let mut upstream_dry = false;
     if let Some(from) = &args.from
-        && let Err(msg) = read_upstream(&run, from, &args, &mut upstream_paths, &mut upstream_roots)
+        && let Err(msg) = read_upstream(
+            &run,
+            from,
+            &args,
+            &mut upstream_paths,
+            &mut upstream_roots,
+            &mut upstream_dry,
+        )
     {
         run.error_general("read", "input.invalid", &msg);
         return run.finish(Record::new(""));
@@ -193,6 +212,16 @@ fn real_main(args: Args) -> Status {
             }
         }
     }
+    if let Some(reason) = refused_root(&roots, args.allow_fs_root) {
+        eprintln!("rl-hardlink: refused: {reason}");
+        run.emit(&Record::new("refused").with("reason", reason.as_str()));
+        run.raise(Status::Refused);
+        return run.finish(Record::new(""));
+    }
+    if upstream_dry && !args.dry_run {
+        rl_core::upstream::refuse_dry_upstream(&run);
+        return run.finish(Record::new(""));
+    }
     let roots = scan::dedupe_roots(roots);
     let (scan, errors) = scan::scan(roots, &filter, &criteria);
     for (root, rel, err) in &errors {
@@ -208,7 +237,7 @@ fn real_main(args: Args) -> Status {
             .from
             .as_ref()
             .map(|_| plan::fresh_inodes(&upstream_paths)),
-        threads: thread_count(args.threads),
+        threads: thread_count(args.threads, &scan.roots),
     };
     let totals = plan::link_all(&scan, &opts, &run);
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
@@ -227,6 +256,21 @@ fn real_main(args: Args) -> Status {
     run.finish(summary)
 }
 
+/// Why a tree root is refused: `/` always, a mount point unless `allow_mount` (canonical roots).
+fn refused_root(roots: &[PathBuf], allow_mount: bool) -> Option<String> {
+    let root = roots
+        .iter()
+        .find(|r| rl_core::mountpoint::is_fs_root(r) && (r.parent().is_none() || !allow_mount))?;
+    Some(if root.parent().is_none() {
+        "the tree to link is the root directory /".to_owned()
+    } else {
+        format!(
+            "the tree to link {} is the root of a filesystem (use --allow-fs-root to link it anyway)",
+            root.display()
+        )
+    })
+}
+
 /// Reads the upstream records: the full paths of the files they name, and their distinct roots.
 fn read_upstream(
     run: &Run,
@@ -234,6 +278,7 @@ fn read_upstream(
     args: &Args,
     paths: &mut Vec<PathBuf>,
     roots: &mut Vec<PathBuf>,
+    upstream_dry: &mut bool,
 ) -> Result<(), String> {
     let reader: Box<dyn std::io::BufRead> = if from == std::path::Path::new("-") {
         Box::new(std::io::stdin().lock())
@@ -242,8 +287,10 @@ fn read_upstream(
         Box::new(std::io::BufReader::new(f))
     };
     let mut seen_roots = HashSet::new();
+    let mut tally = rl_core::upstream::Tally::default();
     for rec in rl_core::upstream::Records::new(reader) {
         let rec = rec.map_err(|e| e.to_string())?;
+        tally.saw(&rec);
         if rec.is_framing() {
             continue;
         }
@@ -266,7 +313,17 @@ fn read_upstream(
         if seen_roots.insert(root.clone()) {
             roots.push(root.clone());
         }
+        tally.took();
+        *upstream_dry |= rec.fields.get("dry_run") == Some(&serde_json::Value::Bool(true));
         paths.push(scan::join(&root, &rel));
     }
-    Ok(())
+    let takes = if args.events.is_empty() {
+        "records with root and path".to_owned()
+    } else {
+        format!("{} records", args.events.join(" or "))
+    };
+    match tally.nothing_usable(&takes, false) {
+        Some(msg) => Err(msg),
+        None => Ok(()),
+    }
 }

@@ -2,10 +2,12 @@
 //! publish-safe order.
 
 mod apply;
+mod deletion_guard;
 mod plan;
 mod remote;
 mod safety;
 mod staged;
+mod tree;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -54,8 +56,8 @@ Events written (stdout, JSON lines):
   symlink   a symlink was made or replaced (target)
   mknod     a device, fifo or socket was made
   meta      permissions, owner, group or mtime were fixed in place (changed)
-  kept_mode the destination root is staged and keeps its own mode (mode, source_mode, reason:
-            \"staging record\", \"unreadable staging record\" or \"not readable by others\")
+  kept      the destination root is staged and keeps its own mode (mode, source_mode, reason,
+            cause: \"staging record\", \"unreadable staging record\" or \"not readable by others\")
   delete    an entry was removed (--delete, or a stale temporary)
   error     a failure on one path (the sync goes on; no deletions follow)
   refused   the sync was refused before anything changed (reason)
@@ -68,7 +70,7 @@ every record carries \"dry_run\": true and nothing changes.
 /// Copy one local tree onto another with rsync's final state, in a publish-safe order.
 #[derive(Parser)]
 #[command(name = "rl-sync", version, after_long_help = concat_help())]
-struct Args {
+pub struct Args {
     /// Source tree. With a trailing slash its contents go into DST; without, DST/NAME is made.
     src: OsString,
     /// Destination directory (created when missing; its parent must exist), or HOST:PATH or
@@ -110,6 +112,17 @@ struct Args {
     /// Allow a destination that is a mount point (never `/`).
     #[arg(long)]
     allow_fs_root: bool,
+    /// Delete at most N entries (rsync's --max-delete): over it no deletion is made and the
+    /// exit status is 25, as rsync's. 0 deletes nothing.
+    #[arg(long, value_name = "N")]
+    max_delete: Option<u64>,
+    /// With --delete: refuse (exit 3) the deletions when they would remove more than PCT percent
+    /// of the destination's entries (default 25; more than 10 entries).
+    #[arg(long, value_name = "PCT", default_value_t = 25.0)]
+    max_delete_share: f64,
+    /// With --delete: delete however large a share of the destination that is.
+    #[arg(long)]
+    force_delete: bool,
 }
 
 fn concat_help() -> String {
@@ -298,6 +311,21 @@ fn main() -> ExitCode {
             ),
         );
     }
+    // rsync makes the last component of the destination only: a missing parent is one error,
+    // not one per entry of the source. (A dry run makes nothing and shows the whole plan.)
+    if !args.dry_run
+        && !dst_canon.exists()
+        && let Some(parent) = dst_canon.parent()
+        && !parent.is_dir()
+    {
+        return fail(
+            run,
+            &format!(
+                "the destination's parent {} does not exist (rl-sync makes only the last component, as rsync)",
+                parent.display()
+            ),
+        );
+    }
     let effective = match &top {
         Some(name) => dst_canon.join(name),
         None => dst_canon.clone(),
@@ -357,9 +385,11 @@ fn main() -> ExitCode {
     }
 
     let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
+        let local = std::thread::available_parallelism()
             .map(|n| (n.get() * 2).max(4))
-            .unwrap_or(4)
+            .unwrap_or(4);
+        // On NFS/EFS or FUSE each operation is a round trip: keep many in flight.
+        rl_core::netfs::io_depth(&[src_root.as_path(), dst_canon.as_path()], local)
     });
     let pool = match rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
@@ -371,7 +401,6 @@ fn main() -> ExitCode {
 
     let exec = Exec {
         run: &run,
-        src_root: src_root.clone(),
         dst_root: dst_canon.clone(),
         filter: &filter,
         owners,
@@ -381,6 +410,10 @@ fn main() -> ExitCode {
         fsync: args.fsync,
         root: is_root,
         counters: Default::default(),
+        src: tree::Tree::new(&src_root),
+        dst: tree::Tree::new(&dst_canon),
+        failed: Default::default(),
+        deletions_stopped: Default::default(),
     };
     let stream = |a: &plan::Action| exec.act(a);
     let ctx = Ctx {
@@ -399,24 +432,10 @@ fn main() -> ExitCode {
     for e in &plan.errors {
         let root = if e.root_is_dst { &dst_canon } else { &src_root };
         run.error(root, &e.rel, e.op, &e.error);
+        exec.failed(&e.rel);
     }
-    if let Some(k) = plan.kept_root_mode {
-        let mut r = Record::new("kept_mode")
-            .at(&dst_canon, Path::new(""))
-            .with("mode", format!("{:04o}", k.mode))
-            .with("source_mode", format!("{:04o}", k.source_mode))
-            .with("reason", k.reason);
-        if args.dry_run {
-            r.set("dry_run", true);
-        }
-        run.emit(&r);
-        run.warn(&format!(
-            "{} is staged ({}): keeping its mode {:04o}, not the source's {:04o}; only `rl-bitflip publish` opens it",
-            dst_canon.display(),
-            k.reason,
-            k.mode,
-            k.source_mode
-        ));
+    if let Some(stop) = deletion_guard::check(&plan, &dst_canon, &args) {
+        exec.refuse_deletions(stop);
     }
     exec.execute(&plan, args.order, &pool);
 
@@ -432,7 +451,8 @@ fn main() -> ExitCode {
         .with("mknod", get(&c.mknod))
         .with("meta", get(&c.meta))
         .with("delete", get(&c.delete))
-        .with("bytes", get(&c.bytes));
+        .with("bytes", get(&c.bytes))
+        .with("held", get(&c.held));
     if args.dry_run {
         summary.set("dry_run", true);
     }

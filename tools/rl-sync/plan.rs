@@ -105,12 +105,6 @@ impl Meta {
     pub fn mode(&self) -> u32 {
         self.mode
     }
-    /// The same entry with other permission bits (the file type is kept) and group.
-    pub fn with_perms_and_gid(mut self, perms: u32, gid: u32) -> Self {
-        self.mode = (self.mode & !0o7777) | (perms & 0o7777);
-        self.gid = gid;
-        self
-    }
     pub fn uid(&self) -> u32 {
         self.uid
     }
@@ -152,24 +146,12 @@ impl Meta {
     }
 }
 
-fn ty_of_mode(mode: u32) -> Ty {
+pub fn ty_of_mode(mode: u32) -> Ty {
     match mode & S_IFMT {
         0o120000 => Ty::Symlink,
         0o040000 => Ty::Dir,
         0o100000 => Ty::File,
         _ => Ty::Special,
-    }
-}
-
-pub fn ty_of(ft: fs::FileType) -> Ty {
-    if ft.is_symlink() {
-        Ty::Symlink
-    } else if ft.is_dir() {
-        Ty::Dir
-    } else if ft.is_file() {
-        Ty::File
-    } else {
-        Ty::Special
     }
 }
 
@@ -342,8 +324,6 @@ pub struct Plan {
     pub errors: Vec<PlanError>,
     /// Source entries considered (after excludes).
     pub scanned: u64,
-    /// Set when the destination root is staged and keeps its own mode.
-    pub kept_root_mode: Option<crate::staged::KeptMode>,
     /// Directories with a changed entry inside (their mtime moved).
     touched: Vec<PathBuf>,
     hl: Vec<HlCand>,
@@ -516,13 +496,7 @@ pub fn plan(ctx: &Ctx, top: Option<&OsString>) -> Plan {
             if let Ok(d) = &dst_meta
                 && dst_is_dir
             {
-                // A staged release root is never widened: it keeps its own mode and group
-                // (an explicit --chown group still applies).
-                p.kept_root_mode = crate::staged::kept_root_mode(&ctx.dst_root, &src, d);
-                if let Some(k) = p.kept_root_mode {
-                    info.src = src.with_perms_and_gid(k.mode, d.gid());
-                }
-                info.changed = attr_changes(ctx, &info.src, d, Ty::Dir);
+                info.changed = attr_changes(ctx, &src, d, Ty::Dir);
             } else {
                 let mk = Action {
                     rel: PathBuf::new(),

@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Canonical form of a path that may not exist yet: the longest existing prefix is resolved,
@@ -39,16 +38,7 @@ pub fn canonical_lenient(path: &Path) -> io::Result<PathBuf> {
     }
 }
 
-/// Whether `path` (existing, canonical) is the root of a filesystem: `/`, or a mount point.
-pub fn is_fs_root(path: &Path) -> bool {
-    if path.parent().is_none() {
-        return true;
-    }
-    let (Ok(me), Ok(parent)) = (fs::metadata(path), fs::metadata(path.join(".."))) else {
-        return false;
-    };
-    me.dev() != parent.dev() || me.ino() == parent.ino()
-}
+pub use rl_core::mountpoint::is_fs_root;
 
 /// Whether two canonical paths overlap (one is the other or inside it).
 pub fn overlaps(a: &Path, b: &Path) -> bool {

@@ -10,10 +10,10 @@
 //! * it lacks read or search access for others that the source root has (a root locked by hand,
 //!   without a record).
 //!
-//! It keeps its group too (the tier-1 group `rl-bitflip stage --group` set), unless `--chown`
-//! names a group; mtime and owner are synced as usual.
+//! Only the mode is kept; mtime, owner and group are synced as usual (with `--chown`, give the
+//! staging group to rl-bitflip stage --group too). `Exec::finish_dirs` (apply.rs) applies it.
 
-use std::os::fd::AsFd;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use rl_core::stagestate::{self, Phase};
@@ -23,7 +23,7 @@ use crate::plan::Meta;
 /// Others' read and search bits.
 const OTHER_RX: u32 = 0o005;
 
-/// Why the destination root keeps its mode (the `kept_mode` record).
+/// Why the destination root keeps its mode (the `kept` record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeptMode {
     /// The destination root's permission bits, kept.
@@ -40,10 +40,10 @@ pub const REASON_UNREADABLE: &str = "unreadable staging record";
 /// Reason: no record, but the destination root hides from others what the source shows.
 pub const REASON_MODE: &str = "not readable by others";
 
-/// Whether the destination root `dst_root` (an existing directory, `dst` its lstat) keeps its
-/// mode instead of taking the source root's (`src`), and why.
-pub fn kept_root_mode(dst_root: &Path, src: &Meta, dst: &Meta) -> Option<KeptMode> {
-    let mode = dst.mode() & 0o7777;
+/// Whether the destination root (open as `dst_fd` at `dst_root`) keeps its mode instead of taking
+/// the source root's (`src`), and why.
+pub fn kept_root_mode(dst_fd: BorrowedFd<'_>, dst_root: &Path, src: &Meta) -> Option<KeptMode> {
+    let mode = rl_core::nofollow::stat_fd(dst_fd).ok()?.st_mode & 0o7777;
     let source_mode = src.mode() & 0o7777;
     if mode == source_mode {
         return None;
@@ -55,9 +55,7 @@ pub fn kept_root_mode(dst_root: &Path, src: &Meta, dst: &Meta) -> Option<KeptMod
             reason,
         })
     };
-    let record =
-        rl_core::nofollow::open_dir(dst_root).and_then(|fd| stagestate::read(fd.as_fd(), dst_root));
-    match record {
+    match stagestate::read(dst_fd, dst_root) {
         Ok(Some((r, _))) if r.phase == Phase::Staged => return kept(REASON_RECORD),
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return kept(REASON_UNREADABLE),
         _ => {}
@@ -71,7 +69,13 @@ pub fn kept_root_mode(dst_root: &Path, src: &Meta, dst: &Meta) -> Option<KeptMod
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
     use std::os::unix::fs::PermissionsExt;
+
+    fn kept(dst: &Path, src: &Path) -> Option<KeptMode> {
+        let fd = rl_core::nofollow::open_dir(dst).unwrap();
+        kept_root_mode(fd.as_fd(), dst, &Meta::lstat(src).unwrap())
+    }
 
     fn dir_with_mode(parent: &Path, name: &str, mode: u32) -> std::path::PathBuf {
         let p = parent.join(name);
@@ -85,13 +89,8 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let src = dir_with_mode(t.path(), "src", 0o755);
         let dst = dir_with_mode(t.path(), "dst", 0o750);
-        let kept = kept_root_mode(
-            &dst,
-            &Meta::lstat(&src).unwrap(),
-            &Meta::lstat(&dst).unwrap(),
-        );
         assert_eq!(
-            kept,
+            kept(&dst, &src),
             Some(KeptMode {
                 mode: 0o750,
                 source_mode: 0o755,
@@ -106,13 +105,9 @@ mod tests {
         let src = dir_with_mode(t.path(), "src", 0o750);
         let dst = dir_with_mode(t.path(), "dst", 0o755);
         let same = dir_with_mode(t.path(), "same", 0o750);
-        let s = Meta::lstat(&src).unwrap();
         // Narrowing a public root is the source's business, not a widening.
-        assert_eq!(kept_root_mode(&dst, &s, &Meta::lstat(&dst).unwrap()), None);
-        assert_eq!(
-            kept_root_mode(&same, &s, &Meta::lstat(&same).unwrap()),
-            None
-        );
+        assert_eq!(kept(&dst, &src), None);
+        assert_eq!(kept(&same, &src), None);
     }
 
     #[test]
@@ -129,11 +124,6 @@ mod tests {
             tool: "test".into(),
         };
         stagestate::write(fd.as_fd(), &dst, &rec, stagestate::Store::Auto).unwrap();
-        let kept = kept_root_mode(
-            &dst,
-            &Meta::lstat(&src).unwrap(),
-            &Meta::lstat(&dst).unwrap(),
-        );
-        assert_eq!(kept.map(|k| k.reason), Some(REASON_RECORD));
+        assert_eq!(kept(&dst, &src).map(|k| k.reason), Some(REASON_RECORD));
     }
 }

@@ -14,6 +14,7 @@ use rl_core::walk::absolute;
 use rl_core::{Record, Run, Status};
 
 use crate::CreateArgs;
+use crate::trackers;
 
 const TOOL: &str = "rl-torrent";
 
@@ -21,6 +22,36 @@ struct Totals {
     torrents: u64,
     bytes: u64,
     pieces: u64,
+}
+
+/// What every torrent of a run carries besides its content: trackers, web seeds, the date.
+struct Stamp {
+    tiers: Vec<Vec<String>>,
+    seeds: Vec<String>,
+    date: Option<i64>,
+}
+
+/// The trackers (checked; none only with --no-tracker), web seeds and creation date of a run.
+fn stamp(a: &CreateArgs) -> Result<Stamp, String> {
+    let tiers = trackers::tiers(&a.announce)?;
+    if tiers.is_empty() && !a.no_tracker {
+        return Err("no tracker given: add -a URL (a torrent without one is found by DHT only), or --no-tracker".into());
+    }
+    let date = if a.no_date {
+        None
+    } else {
+        Some(a.date.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        }))
+    };
+    Ok(Stamp {
+        tiers,
+        seeds: trackers::web_seeds(&a.web_seed)?,
+        date,
+    })
 }
 
 pub fn run(a: CreateArgs) -> Status {
@@ -45,6 +76,13 @@ pub fn run(a: CreateArgs) -> Status {
             return finish(run, &totals);
         }
     };
+    let stamp = match stamp(&a) {
+        Ok(s) => s,
+        Err(msg) => {
+            run.error_general("parse", "usage", &msg);
+            return finish(run, &totals);
+        }
+    };
     let out_dir = match absolute(&a.output_dir) {
         Ok(p) => p,
         Err(e) => {
@@ -53,16 +91,6 @@ pub fn run(a: CreateArgs) -> Status {
         }
     };
     let out_real = canonical_lenient(&out_dir);
-    let date = if a.no_date {
-        None
-    } else {
-        Some(a.date.unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-        }))
-    };
     let mut seen: HashSet<OsString> = HashSet::new();
     let mut one = |run: &Run, target: &Path| {
         let source = absolute(target).unwrap_or_else(|_| target.to_path_buf());
@@ -72,7 +100,7 @@ pub fn run(a: CreateArgs) -> Status {
             &excludes,
             (&out_dir, &out_real),
             &source,
-            date,
+            &stamp,
             &mut seen,
         ) {
             totals.torrents += 1;
@@ -82,13 +110,29 @@ pub fn run(a: CreateArgs) -> Status {
     };
     if a.targets.len() == 1 && a.targets[0] == Path::new("-") {
         // Targets from upstream records (`rl-torrent scaffold … | rl-torrent create - …`).
+        let mut tally = rl_core::upstream::Tally::default();
         for rec in rl_core::upstream::stdin_records() {
+            if let Ok(up) = &rec {
+                tally.saw(up);
+                if up.event() == a.event {
+                    tally.took();
+                }
+            }
             match rec {
                 Err(bad) => {
                     run.error_general("read", "input.bad_record", &bad.to_string());
                     break;
                 }
                 Ok(up) if up.event() == "error" => run.pass_upstream_error(&up.raw),
+                // A dry run's record names a directory that was never made: create nothing.
+                Ok(up)
+                    if up.event() == a.event
+                        && !a.dry_run
+                        && up.fields.get("dry_run") == Some(&serde_json::Value::Bool(true)) =>
+                {
+                    rl_core::upstream::refuse_dry_upstream(&run);
+                    break;
+                }
                 Ok(up) if up.event() == a.event => match up.full_path() {
                     Some(p) => one(&run, &p),
                     None => run.error_general(
@@ -100,6 +144,10 @@ pub fn run(a: CreateArgs) -> Status {
                 Ok(up) if a.pass && !up.is_framing() => run.pass(&up.raw),
                 Ok(_) => {}
             }
+        }
+        let takes = format!("{} records", a.event);
+        if let Some(msg) = tally.nothing_usable(&takes, false) {
+            run.error_general("read", "input.empty", &msg);
         }
     } else {
         for target in &a.targets {
@@ -133,7 +181,7 @@ fn make_one(
     excludes: &Excludes,
     (out_dir, out_real): (&Path, &Path),
     source: &Path,
-    date: Option<i64>,
+    stamp: &Stamp,
     seen: &mut HashSet<OsString>,
 ) -> Option<(u64, u64)> {
     let content: Content = match torrent::collect_content(source, excludes) {
@@ -235,16 +283,19 @@ fn make_one(
     }
     let n_pieces = pieces.len() as u64;
     let info = torrent::info_for(&content, piece_length, pieces, a.private);
+    let urls: usize = stamp.tiers.iter().map(Vec::len).sum();
     let meta = Metainfo {
-        announce: a.announce.first().cloned(),
-        announce_list: if a.announce.len() > 1 {
-            a.announce.iter().map(|u| vec![u.clone()]).collect()
+        announce: stamp.tiers.first().and_then(|t| t.first()).cloned(),
+        // mktorrent writes announce-list when there is more than one URL.
+        announce_list: if urls > 1 {
+            stamp.tiers.clone()
         } else {
             Vec::new()
         },
+        url_list: stamp.seeds.clone(),
         comment: a.comment.clone().filter(|c| !c.is_empty()),
         created_by: Some(a.created_by.clone()).filter(|c| !c.is_empty()),
-        creation_date: date,
+        creation_date: stamp.date,
         info,
     };
     let bytes = meta.encode();

@@ -4,6 +4,7 @@
 
 mod create;
 mod scaffold;
+mod trackers;
 mod verify;
 
 use std::path::PathBuf;
@@ -71,10 +72,16 @@ pub struct CreateArgs {
     /// With `-`: pass other upstream records through verbatim.
     #[arg(long)]
     pass: bool,
-    /// Tracker URL; repeat for more. The first is `announce`; each URL is its own tier in
-    /// `announce-list` (torrenttools' order).
-    #[arg(short, long = "announce", value_name = "URL")]
+    /// Tracker URLs, as mktorrent: each -a is one tier of `announce-list`, URLs separated by
+    /// commas share their tier; the first URL is `announce`. Required unless --no-tracker.
+    #[arg(short, long = "announce", value_name = "URL[,URL]")]
     announce: Vec<String>,
+    /// Make torrents without a tracker (found through DHT and web seeds only).
+    #[arg(long, conflicts_with = "announce")]
+    no_tracker: bool,
+    /// Web seed URLs (BEP 19 `url-list`, mktorrent's -w); repeat or separate with commas.
+    #[arg(short = 'w', long = "web-seed", value_name = "URL[,URL]")]
+    web_seed: Vec<String>,
     /// The torrent's comment (e.g. the release-notes URL).
     #[arg(short, long)]
     comment: Option<String>,

@@ -83,6 +83,7 @@ pub fn run_show(a: ShowArgs) -> Status {
             .with("private", info.private)
             .with("announce", p.meta.announce.clone())
             .with("announce_list", json!(p.meta.announce_list))
+            .with("url_list", json!(p.meta.url_list))
             .with("comment", p.meta.comment.clone())
             .with("created_by", p.meta.created_by.clone())
             .with("creation_date", p.meta.creation_date)
@@ -103,7 +104,15 @@ pub fn run_verify(a: VerifyArgs) -> Status {
     match &a.content {
         Some(content) => verify_one(&run, &a, &a.torrent, content, &mut counts),
         None if a.torrent == Path::new("-") => {
+            let mut tally = rl_core::upstream::Tally::default();
             for rec in rl_core::upstream::stdin_records() {
+                if let Ok(up) = &rec {
+                    tally.saw(up);
+                    // A dry run's records count as taken: the upstream run was not real.
+                    if up.event() == "torrent" {
+                        tally.took();
+                    }
+                }
                 match rec {
                     Err(bad) => {
                         run.error_general("read", "input.bad_record", &bad.to_string());
@@ -131,6 +140,9 @@ pub fn run_verify(a: VerifyArgs) -> Status {
                     }
                     Ok(_) => {}
                 }
+            }
+            if let Some(msg) = tally.nothing_usable("torrent records", true) {
+                run.error_general("read", "input.empty", &msg);
             }
         }
         None => run.error_general(

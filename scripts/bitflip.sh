@@ -6,7 +6,9 @@
 #   RLVER=9 bash bitflip.sh publish [ROOT] [-q]     open it (755), refused before 24 h unless
 #                                                   RL_BITFLIP_FORCE=1
 #   RLVER=9 bash bitflip.sh status  [ROOT]
-# ROOT defaults to PRODUCTION_ROOT/mirror/pub/rocky/REVISION.
+# ROOT defaults to PRODUCTION_ROOT/mirror/pub/rocky/REVISION. A new release is already staged by
+# its first sync-to-prod.sh (stage is then only needed to change the mode or group); rl-sync never
+# reopens a staged root, so publish is the only step that makes the release public.
 set -euo pipefail
 action=${1:-}
 case $action in

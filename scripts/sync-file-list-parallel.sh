@@ -4,6 +4,9 @@
 # production root, and of mirror/pub/sig — in parallel, under one lock, each written to a
 # temporary name and renamed, with the -old copy kept and nothing rewritten when nothing changed.
 #
+# Takes the production lock (RL_PRODUCTION_LOCK) that sync-to-prod*.sh hold: waits for a sync in
+# progress, so the lists are written after it finished.
+#
 #   bash sync-file-list-parallel.sh [-q]
 set -euo pipefail
 : "${RLVER:=9}"

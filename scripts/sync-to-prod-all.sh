@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every major version's stable release to production, then the file lists (after all syncs, as
-# the SOP requires). A version without a staging release is skipped with a notice.
+# the SOP requires). A version without a staging release is skipped with a notice. Each sync holds
+# the production lock and creates a new release root staged (see sync-to-prod.sh); the list run
+# takes the same lock, so it starts only once the last sync has finished.
 #
 #   bash sync-to-prod-all.sh [-q]
 set -euo pipefail

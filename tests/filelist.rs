@@ -439,9 +439,11 @@ fn write_several_roots_old_copies_and_unchanged_reruns() {
     let (code, recs, err) = write_run(&lock, &roots, &[]);
     assert_eq!(code, 0, "{err}");
     let lists = of_event(&recs, "list");
-    // 3 time lists, 4 aliases, 3 fullfilelists.
-    assert_eq!(lists.len(), 10, "{lists:?}");
+    // 3 time lists, their 3 -old copies (they exist from the first write), 4 aliases, 3
+    // fullfilelists.
+    assert_eq!(lists.len(), 13, "{lists:?}");
     assert!(lists.iter().all(|r| r["outcome"] == "created"));
+    assert_eq!(lists.iter().filter(|r| r["kind"] == "old").count(), 3);
     // The outer list never lists a list this run writes, at any depth.
     let outer = fs::read_to_string(prod.join("fullfiletimelist-rocky")).unwrap();
     assert!(outer.contains("\tmirror/pub/rocky/9.6/BaseOS/p.rpm\n"));
@@ -478,7 +480,11 @@ fn write_several_roots_old_copies_and_unchanged_reruns() {
     );
     assert_eq!(summary(&recs)["unchanged"], 10);
     assert_eq!(before, [mtimes(&prod), mtimes(&cat), mtimes(&sig)]);
-    assert!(!cat.join("fullfiletimelist-rocky-old").exists());
+    assert_eq!(
+        fs::read(cat.join("fullfiletimelist-rocky-old")).unwrap(),
+        fs::read(cat.join("fullfiletimelist-rocky")).unwrap(),
+        "the first -old is a copy of the first list"
+    );
 
     // A change: the list is replaced and the previous one kept as -old.
     let previous = fs::read(cat.join("fullfiletimelist-rocky")).unwrap();

@@ -17,6 +17,7 @@ mod mkcompose;
 mod parity_fixes;
 mod pipelines;
 mod release_check;
+mod release_day;
 mod release_flow;
 mod sync;
 mod sync_race;

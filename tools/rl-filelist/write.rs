@@ -260,6 +260,58 @@ fn list_record(
     r
 }
 
+/// The -old list after the current one was written with `outcome`: the previous list when it
+/// was replaced; on the first write (or a tree listed before -old was kept), a copy of the
+/// current one, so the -old list exists from the first write on (a mirror client may name it in
+/// its EXTRAFILES and fail when it is missing).
+fn old_list(
+    run: &Run,
+    root: &Root,
+    target: &Path,
+    old: &Path,
+    outcome: WriteOutcome,
+    a: &WriteArgs,
+) {
+    let dry = a.dry_run;
+    let first = outcome != WriteOutcome::Replaced && std::fs::symlink_metadata(old).is_err();
+    if outcome != WriteOutcome::Replaced && !first {
+        return;
+    }
+    let rel = old.file_name().map(Path::new).unwrap_or(old);
+    if first
+        && !dry
+        && let Err(e) = first_old(target, old, a.chown)
+    {
+        run.error(&root.dir, rel, "write", &e);
+        return;
+    }
+    let done = if first {
+        WriteOutcome::Created
+    } else {
+        WriteOutcome::Replaced
+    };
+    let mut r = Record::new("list")
+        .at(&root.dir, rel)
+        .with("kind", "old")
+        .with("outcome", done.as_str());
+    if dry {
+        r.set("dry_run", true);
+    }
+    run.emit(&r);
+}
+
+/// The first -old list: a copy of the current one (a copy, not a hard link: renaming a hard link
+/// of the current list over -old later would do nothing and leave the temporary behind).
+fn first_old(target: &Path, old: &Path, chown: Option<(u32, u32)>) -> io::Result<()> {
+    rl_core::fsx::replace_with(old, |tmp| {
+        std::fs::copy(target, tmp)?;
+        if let Some((uid, gid)) = chown {
+            std::os::unix::fs::chown(tmp, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    })
+}
+
 /// Writes fullfiletimelist-NAME (keeping -old) and its aliases for one root.
 fn time_lists(
     run: &Run,
@@ -326,15 +378,8 @@ fn time_lists(
         bytes,
         a.dry_run,
     ));
-    if outcome == WriteOutcome::Replaced && !a.no_old {
-        let mut r = Record::new("list")
-            .at(&root.dir, Path::new(&format!("{name}-old")))
-            .with("kind", "old")
-            .with("outcome", WriteOutcome::Replaced.as_str());
-        if a.dry_run {
-            r.set("dry_run", true);
-        }
-        run.emit(&r);
+    if !a.no_old {
+        old_list(run, root, &target, &old, outcome, a);
     }
     for al in &root.aliases {
         let alias = root.dir.join(al);

@@ -558,10 +558,10 @@ impl Exec<'_> {
     /// The mode of the destination root when it is staged (no access for others: `rl-bitflip
     /// stage`) and the source's root would open it: a sync keeps it (only `rl-bitflip publish`
     /// opens a release), so a fix pushed during the embargo does not publish the release.
-    fn staged_root_mode(&self, src: &Meta) -> Option<u32> {
+    /// See `staged.rs`: its staging record says staged, or it lacks o+r/o+x the source has.
+    fn staged_root_mode(&self, src: &Meta) -> Option<crate::staged::KeptMode> {
         let fd = self.dst.dir(Path::new("")).ok()?;
-        let perm = nofollow::stat_fd(fd.as_fd()).ok()?.st_mode & 0o7777;
-        (perm & 0o007 == 0 && src.mode() & 0o007 != 0).then_some(perm)
+        crate::staged::kept_root_mode(fd.as_fd(), &self.dst_root, src)
     }
 
     /// Sets the final owner, permissions and mtime of directories, deepest first.
@@ -579,8 +579,8 @@ impl Exec<'_> {
                 .copied()
                 .filter(|c| kept.is_none() || *c != "perms")
                 .collect();
-            if let Some(mode) = kept {
-                self.keep_staged_root(d, mode);
+            if let Some(k) = kept {
+                self.keep_staged_root(d, k);
             }
             let place = match self.dst.place(&d.rel) {
                 Ok(p) => p,
@@ -591,7 +591,7 @@ impl Exec<'_> {
                     continue;
                 }
             };
-            let mode = kept.unwrap_or(d.src.mode() & 0o7777);
+            let mode = kept.map_or(d.src.mode() & 0o7777, |k| k.mode);
             if !changed.is_empty() {
                 self.counters.meta.fetch_add(1, Ordering::Relaxed);
                 let mut r = self.record("meta", &d.rel).with("changed", changed.clone());
@@ -623,7 +623,8 @@ impl Exec<'_> {
     }
 
     /// Says that the staged root keeps its mode (a `kept` record) and why, on stderr too.
-    fn keep_staged_root(&self, d: &DirInfo, mode: u32) {
+    fn keep_staged_root(&self, d: &DirInfo, k: crate::staged::KeptMode) {
+        let mode = k.mode;
         let r = self
             .record("kept", &d.rel)
             .with("mode", format!("{mode:04o}"))
@@ -631,7 +632,8 @@ impl Exec<'_> {
             .with(
                 "reason",
                 "staged release root: only rl-bitflip publish opens it",
-            );
+            )
+            .with("cause", k.reason);
         self.run.emit(&r);
         self.run.warn(&format!(
             "{}: staged (mode {mode:04o}): its mode is kept; rl-bitflip publish opens it",

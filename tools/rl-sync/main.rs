@@ -6,6 +6,7 @@ mod deletion_guard;
 mod plan;
 mod remote;
 mod safety;
+mod staged;
 mod tree;
 
 use std::ffi::{OsStr, OsString};
@@ -56,6 +57,8 @@ Events written (stdout, JSON lines):
   symlink   a symlink was made or replaced (target)
   mknod     a device, fifo or socket was made
   meta      permissions, owner, group or mtime were fixed in place (changed)
+  kept      the destination root is staged and keeps its own mode (mode, source_mode, reason,
+            cause: \"staging record\", \"unreadable staging record\" or \"not readable by others\")
   delete    an entry was removed (--delete, or a stale temporary)
   error     a failure on one path (the sync goes on; no deletions follow)
   refused   the sync was refused before anything changed (reason)

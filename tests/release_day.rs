@@ -263,7 +263,7 @@ fn the_first_sync_to_prod_creates_the_release_staged_before_content() {
     assert_eq!(files(&site.release()), files(&site.staging()));
     // The earlier release stays public, and so does a public release synced again.
     assert_eq!(mode(&site.category().join("9.6")), 0o755);
-    fs::set_permissions(&site.release(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(site.release(), fs::Permissions::from_mode(0o755)).unwrap();
     site.ok("sync-to-prod.sh", &["-q"], &[]);
     assert_eq!(mode(&site.release()), 0o755);
 }

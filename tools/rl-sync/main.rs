@@ -34,7 +34,16 @@ then .treeinfo/.discinfo, CHECKSUM* and *.torrent, fullfilelist*/fullfiletimelis
 deletions, then the final directory attributes. A repomd.xml in the destination never names a
 file that is not there. Every file is written to a temporary name (.NAME.rl-tmp.PID.N) in its
 destination directory, given its attributes, and renamed into place; temporaries left by an
-interrupted run are removed by the next one. After any error, no deletion is made.
+interrupted run are removed by the next one. After any error, no deletion is made, and the
+metadata over a file that failed (its repository's repodata/ and repomd.xml, the .treeinfo or
+CHECKSUM of its directory, the file lists) is not published: the old one stays, a `held` record
+names each held file, and the run exits 2.
+
+Nothing outside the trees: every change (create, rename, link, chmod, chown, times, mkdir,
+delete) is made through directory descriptors opened from the destination root one component
+at a time with O_NOFOLLOW|O_DIRECTORY, and source files are opened O_NOFOLLOW and copied only if
+still regular files. A directory swapped for a symlink during the run, or a source file swapped
+for one, is an error for that path; nothing is written where the symlink points.
 
 Refused (exit 3): --delete with a missing or empty source; a destination that is `/` or a
 filesystem root (a mount point; override: --allow-fs-root); source and destination overlapping;
@@ -56,6 +65,8 @@ Events written (stdout, JSON lines):
   mknod     a device, fifo or socket was made
   meta      permissions, owner, group or mtime were fixed in place (changed)
   delete    an entry was removed (--delete, or a stale temporary)
+  held      a change not made because a file it depends on failed (reason)
+  kept      a staged destination root (no access for others) kept its mode (mode, reason)
   error     a failure on one path (the sync goes on; no deletions follow)
   refused   the sync was refused before anything changed (reason)
   summary   counts per event, bytes copied, entries scanned

@@ -36,7 +36,16 @@ deletions, then the final directory attributes. A repomd.xml in the destination 
 file that is not there. Every file is written to a temporary name (.NAME.rl-tmp.PID-START.N) in
 its destination directory, given its attributes, and renamed into place; temporaries left by an
 interrupted run are removed by the next one once their writer is gone (regular files only, never
-excluded ones); temporaries in the source are never copied. After any error, no deletion is made.
+excluded ones); temporaries in the source are never copied. After any error, no deletion is made,
+and the metadata over a file that failed (its repository's repodata/ and repomd.xml, the
+.treeinfo or CHECKSUM of its directory, the file lists) is not published: the old one stays, a
+`held` record names each held file, and the run exits 2.
+
+Nothing outside the trees: every change (create, rename, link, chmod, chown, times, mkdir,
+delete) is made through directory descriptors opened from the destination root one component
+at a time with O_NOFOLLOW|O_DIRECTORY, and source files are opened O_NOFOLLOW and copied only if
+still regular files. A directory swapped for a symlink during the run, or a source file swapped
+for one, is an error for that path; nothing is written where the symlink points.
 
 Refused (exit 3): --delete with a missing or empty source; a destination that is `/` or a
 filesystem root (a mount point; override: --allow-fs-root); source and destination overlapping;
@@ -60,6 +69,7 @@ Events written (stdout, JSON lines):
   kept      the destination root is staged and keeps its own mode (mode, source_mode, reason,
             cause: \"staging record\", \"unreadable staging record\" or \"not readable by others\")
   delete    an entry was removed (--delete, or a stale temporary)
+  held      a change not made because a file it depends on failed (reason)
   error     a failure on one path (the sync goes on; no deletions follow)
   refused   the sync was refused before anything changed (reason)
   summary   counts per event, bytes copied, entries scanned

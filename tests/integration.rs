@@ -23,3 +23,4 @@ mod sync;
 mod sync_race;
 mod temporaries;
 mod torrent;
+mod tree_race;

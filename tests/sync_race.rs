@@ -3,56 +3,15 @@
 //! (ENOSPC by strace's fault injection) — the victim never changes, the secret is never
 //! published, and the repository metadata over the failed package stays the old one (#19).
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::common::race::{digest, put, racer};
 use crate::common::*;
-
-/// Names, modes, owners and contents of everything under `dir` (symlinks not followed).
-fn digest(dir: &Path) -> BTreeMap<PathBuf, (u32, u32, Vec<u8>)> {
-    let mut out = BTreeMap::new();
-    for e in walkdir::WalkDir::new(dir).follow_links(false) {
-        let e = e.unwrap();
-        let m = e.path().symlink_metadata().unwrap();
-        let body = if m.is_file() {
-            fs::read(e.path()).unwrap()
-        } else {
-            Vec::new()
-        };
-        out.insert(e.path().to_path_buf(), (m.mode(), m.uid(), body));
-    }
-    out
-}
-
-fn put(path: &Path, body: &str) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, body).unwrap();
-}
-
-/// Swaps `dir` for a symlink to `victim` and back, as fast as it can, until stopped.
-fn racer(dir: PathBuf, victim: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let aside = dir.with_extension("aside");
-        while !stop.load(Ordering::Relaxed) {
-            if fs::rename(&dir, &aside).is_ok() {
-                let _ = symlink(&victim, &dir);
-                std::thread::yield_now();
-                let _ = fs::remove_file(&dir);
-                let _ = fs::rename(&aside, &dir);
-            }
-            std::thread::yield_now();
-        }
-        if !dir.exists() {
-            let _ = fs::remove_file(&dir);
-            let _ = fs::rename(&aside, &dir);
-        }
-    })
-}
 
 /// One run of `sync` (rl-sync or rsync, given SRC/ and DST/) from a fresh `src` onto a fresh
 /// `dst` while `dst/d` is swapped for a symlink to `victim` in a loop. Returns the exit status.

@@ -38,12 +38,18 @@
 //! `ENOSPC` included), as dropping an uncommitted [`AtomicFile`] does.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::fs::{self, File, Permissions};
 use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::UnlinkatFlags;
 
 /// The marker in every temporary name rl-tools creates.
 pub const TEMP_MARKER: &str = ".rl-tmp.";
@@ -175,9 +181,14 @@ fn own_tag() -> &'static str {
 
 /// A temporary name beside `path` that no other process or thread uses.
 pub fn temp_path_for(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or(OsStr::new("file"));
+    path.with_file_name(temp_name_for(name))
+}
+
+/// A temporary name for `name`, in the same directory, that no other process or thread uses.
+pub fn temp_name_for(name: &OsStr) -> OsString {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path.file_name().unwrap_or(OsStr::new("file"));
     // Keep the temporary's name short enough for NAME_MAX even when the final name is long:
     // 1 + 180 + 8 (marker) + 10 (PID) + 1 + 20 (start) + 1 + 20 (N) = 241 bytes at most.
     let mut short = name.as_bytes();
@@ -187,7 +198,7 @@ pub fn temp_path_for(path: &Path) -> PathBuf {
     let mut tmp = OsString::from(".");
     tmp.push(OsStr::from_bytes(short));
     tmp.push(format!("{TEMP_MARKER}{}.{n}", own_tag()));
-    path.with_file_name(tmp)
+    tmp
 }
 
 /// Removes (or, with `dry_run`, only names) the stale temporaries in `dir` that stand for a name
@@ -199,56 +210,80 @@ pub fn remove_stale_temps(
     wanted: impl Fn(&OsStr) -> bool,
     dry_run: bool,
 ) -> io::Result<Vec<(OsString, io::Result<()>)>> {
+    remove_stale_temps_at(&crate::nofollow::open_dir(dir)?, wanted, dry_run)
+}
+
+/// [`remove_stale_temps`] in the open directory `dir`: each candidate is `lstat`ed and unlinked
+/// relative to it, so nothing outside it is ever removed.
+pub fn remove_stale_temps_at(
+    dir: &OwnedFd,
+    wanted: impl Fn(&OsStr) -> bool,
+    dry_run: bool,
+) -> io::Result<Vec<(OsString, io::Result<()>)>> {
     let mut found = Vec::new();
-    for e in fs::read_dir(dir)? {
-        let e = e?;
-        let name = e.file_name();
+    for name in crate::nofollow::names(dir)? {
         if !temp_base(&name).is_some_and(&wanted) || !is_stale_temp(&name) {
             continue;
         }
-        // `file_type` does not follow a symlink; an unlink never removes a directory.
-        if !e.file_type().is_ok_and(|t| t.is_file()) {
+        // Regular files only (an lstat: a symlink is not one); an unlink never removes a directory.
+        let is_file = crate::nofollow::stat_at(dir.as_fd(), &name)
+            .is_ok_and(|st| st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG);
+        if !is_file {
             continue;
         }
         let outcome = if dry_run {
             Ok(())
         } else {
-            match fs::remove_file(e.path()) {
-                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-                other => other,
+            match nix::unistd::unlinkat(dir.as_fd(), name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+                Err(nix::errno::Errno::ENOENT) => continue,
+                other => other.map_err(io::Error::from),
             }
         };
         found.push((name, outcome));
     }
-    found.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     Ok(found)
 }
 
 /// A file being written under a temporary name, renamed over its final name by [`commit`].
 /// Dropped without commit, the temporary is removed and the final name is untouched.
 ///
+/// Everything happens relative to one descriptor of the directory that holds the file, opened
+/// once at [`create`](Self::create) (or handed in by [`create_at`](Self::create_at), from a
+/// [`crate::beneath::Tree`]): a directory swapped for a symlink while the file is written cannot
+/// send the temporary, the rename or the cleanup anywhere else.
+///
 /// [`commit`]: AtomicFile::commit
 pub struct AtomicFile {
     file: Option<io::BufWriter<File>>,
-    temp: PathBuf,
-    target: PathBuf,
+    dir: Arc<OwnedFd>,
+    temp: OsString,
+    name: OsString,
     durability: Durability,
 }
 
 impl AtomicFile {
     /// Starts writing a replacement for `target` (mode 0644 less the umask unless
-    /// [`set_permissions`](Self::set_permissions) is called).
+    /// [`set_permissions`](Self::set_permissions) is called). The directory is opened by path
+    /// once, here; nothing after that resolves a path.
     pub fn create(target: &Path) -> io::Result<Self> {
-        let temp = temp_path_for(target);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&temp)?;
+        let (dir, name) = open_parent(target)?;
+        Self::create_at(Arc::new(dir), name)
+    }
+
+    /// Starts writing a replacement for `name` inside the open directory `dir`.
+    pub fn create_at(dir: Arc<OwnedFd>, name: &OsStr) -> io::Result<Self> {
+        let temp = temp_name_for(name);
+        let fd = nix::fcntl::openat(
+            dir.as_fd(),
+            temp.as_os_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )?;
         Ok(AtomicFile {
-            file: Some(io::BufWriter::with_capacity(1 << 16, file)),
+            file: Some(io::BufWriter::with_capacity(1 << 16, File::from(fd))),
+            dir,
             temp,
-            target: target.to_path_buf(),
+            name: name.to_owned(),
             durability: Durability::Full,
         })
     }
@@ -259,13 +294,26 @@ impl AtomicFile {
         self
     }
 
-    /// Sets the permissions the file will have under its final name.
-    pub fn set_permissions(&self, mode: u32) -> io::Result<()> {
-        fs::set_permissions(&self.temp, Permissions::from_mode(mode))
+    fn open_file(&self) -> &File {
+        self.file
+            .as_ref()
+            .expect("file present until commit")
+            .get_ref()
     }
 
-    /// The temporary path (for tools that must set times or owners before the rename).
-    pub fn temp_path(&self) -> &Path {
+    /// Sets the permissions the file will have under its final name.
+    pub fn set_permissions(&self, mode: u32) -> io::Result<()> {
+        self.open_file()
+            .set_permissions(Permissions::from_mode(mode))
+    }
+
+    /// Gives the file the owner it will have under its final name (`fchown`).
+    pub fn chown(&self, uid: u32, gid: u32) -> io::Result<()> {
+        std::os::unix::fs::fchown(self.open_file(), Some(uid), Some(gid))
+    }
+
+    /// The temporary's name in its directory.
+    pub fn temp_name(&self) -> &OsStr {
         &self.temp
     }
 
@@ -278,14 +326,22 @@ impl AtomicFile {
             .into_inner()
             .map_err(io::IntoInnerError::into_error)
             .and_then(|file| file.sync_all())
-            .and_then(|()| fs::rename(&self.temp, &self.target));
+            .and_then(|()| {
+                nix::fcntl::renameat(
+                    self.dir.as_fd(),
+                    self.temp.as_os_str(),
+                    self.dir.as_fd(),
+                    self.name.as_os_str(),
+                )
+                .map_err(io::Error::from)
+            });
         if let Err(e) = renamed {
             // The writer (and its descriptor) is closed by now; Drop no longer sees a file.
-            let _ = fs::remove_file(&self.temp);
+            unlink_quietly(&self.dir, &self.temp);
             return Err(e);
         }
         if self.durability == Durability::Full {
-            sync_parent(&self.target)?;
+            nix::unistd::fsync(self.dir.as_fd())?;
         }
         Ok(())
     }
@@ -309,44 +365,89 @@ impl Write for AtomicFile {
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.is_some() {
-            let _ = fs::remove_file(&self.temp);
+            unlink_quietly(&self.dir, &self.temp);
         }
     }
 }
 
-/// Puts something new at `target` atomically: `create` makes it under a temporary name in the
-/// same directory (a hard link, a symlink, a copy…), which is then renamed over `target`. On any
-/// failure the temporary is removed and `target` is left as it was. For regular files written
-/// byte by byte, use [`AtomicFile`].
-pub fn replace_with(target: &Path, create: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
-    let tmp = temp_path_for(target);
-    let result = create(&tmp).and_then(|()| fs::rename(&tmp, target));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+fn unlink_quietly(dir: &OwnedFd, name: &OsStr) {
+    let _ = nix::unistd::unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir);
 }
 
-/// Makes `path` a symlink to `link_target` atomically, replacing whatever non-directory was there
-/// (a reader sees the old entry or the new link, never no entry).
-pub fn replace_symlink(link_target: &Path, path: &Path) -> io::Result<()> {
-    replace_with(path, |tmp| std::os::unix::fs::symlink(link_target, tmp))
-}
-
-/// fsyncs the directory holding `path`, so a rename into it is durable.
-pub fn sync_parent(path: &Path) -> io::Result<()> {
+/// The directory holding `path` (opened by path, `O_DIRECTORY`) and the last component.
+fn open_parent(path: &Path) -> io::Result<(OwnedFd, &OsStr)> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no file", path.display()),
+        )
+    })?;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    File::open(parent)?.sync_all()
+    let fd = nix::fcntl::open(
+        parent,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok((fd, name))
 }
 
-/// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = AtomicFile::create(path)?;
-    f.write_all(bytes)?;
-    f.commit()
+/// Puts something new at `name` in the open directory `dir` atomically: `create` makes it under
+/// the temporary name it is given, in `dir` (a hard link, a symlink…), which is then renamed over
+/// `name`. On any failure the temporary is removed and `name` is left as it was.
+pub fn replace_at(
+    dir: &OwnedFd,
+    name: &OsStr,
+    create: impl FnOnce(BorrowedFd<'_>, &OsStr) -> io::Result<()>,
+) -> io::Result<()> {
+    let tmp = temp_name_for(name);
+    let result = create(dir.as_fd(), &tmp).and_then(|()| {
+        nix::fcntl::renameat(dir.as_fd(), tmp.as_os_str(), dir.as_fd(), name)
+            .map_err(io::Error::from)
+    });
+    if result.is_err() {
+        unlink_quietly(dir, &tmp);
+    }
+    result
+}
+
+/// Makes `name` in `dir` a symlink to `link_target` atomically, replacing whatever
+/// non-directory was there.
+pub fn replace_symlink_at(dir: &OwnedFd, name: &OsStr, link_target: &Path) -> io::Result<()> {
+    replace_at(dir, name, |d, tmp| {
+        nix::unistd::symlinkat(link_target, d, tmp).map_err(io::Error::from)
+    })
+}
+
+/// The bytes of the regular file `name` in `dir`, `None` when there is none (missing, or a
+/// symlink or special file, which is never followed or read). A directory is an error.
+pub fn read_regular_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
+    let fd = match nix::fcntl::openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ELOOP) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut file = File::from(fd);
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "a directory is in the way of the file to write",
+        ));
+    }
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(Some(bytes))
 }
 
 /// What [`write_if_changed`] did.
@@ -375,24 +476,28 @@ impl WriteOutcome {
 /// re-run changes no mtime and a mirror polling for changes sees none. A symlink at `path` is
 /// replaced by a regular file, never written through.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<WriteOutcome> {
-    let outcome = match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() && meta.len() == bytes.len() as u64 => {
-            if fs::read(path)? == bytes {
-                return Ok(WriteOutcome::Unchanged);
-            }
-            WriteOutcome::Replaced
-        }
-        Ok(meta) if meta.is_dir() => {
-            return Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                "a directory is in the way of the file to write",
-            ));
-        }
-        Ok(_) => WriteOutcome::Replaced,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => WriteOutcome::Created,
-        Err(e) => return Err(e),
+    let (dir, name) = open_parent(path)?;
+    write_if_changed_at(&Arc::new(dir), name, bytes)
+}
+
+/// [`write_if_changed`] for `name` in the open directory `dir`.
+pub fn write_if_changed_at(
+    dir: &Arc<OwnedFd>,
+    name: &OsStr,
+    bytes: &[u8],
+) -> io::Result<WriteOutcome> {
+    let outcome = match read_regular_at(dir, name)? {
+        Some(old) if old == bytes => return Ok(WriteOutcome::Unchanged),
+        Some(_) => WriteOutcome::Replaced,
+        None => match nix::sys::stat::fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(_) => WriteOutcome::Replaced,
+            Err(nix::errno::Errno::ENOENT) => WriteOutcome::Created,
+            Err(e) => return Err(e.into()),
+        },
     };
-    write_atomic(path, bytes)?;
+    let mut f = AtomicFile::create_at(dir.clone(), name)?;
+    f.write_all(bytes)?;
+    f.commit()?;
     Ok(outcome)
 }
 
@@ -408,7 +513,7 @@ mod tests {
         {
             let mut f = AtomicFile::create(&target).unwrap();
             f.write_all(b"half").unwrap();
-            assert!(is_temp_name(f.temp_path().file_name().unwrap()));
+            assert!(is_temp_name(f.temp_name()));
             // Dropped without commit.
         }
         assert_eq!(fs::read(&target).unwrap(), b"old");
@@ -459,17 +564,19 @@ mod tests {
     }
 
     #[test]
-    fn replace_with_links_over_and_cleans_up_on_failure() {
+    fn replace_at_links_over_and_cleans_up_on_failure() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("latest");
+        let fd = crate::nofollow::open_dir(dir.path()).unwrap();
+        let latest = OsStr::new("latest");
         fs::write(&target, "a regular file").unwrap();
-        replace_symlink(Path::new("release-9.7"), &target).unwrap();
+        replace_symlink_at(&fd, latest, Path::new("release-9.7")).unwrap();
         assert_eq!(fs::read_link(&target).unwrap(), Path::new("release-9.7"));
-        replace_symlink(Path::new("release-9.8"), &target).unwrap();
+        replace_symlink_at(&fd, latest, Path::new("release-9.8")).unwrap();
         assert_eq!(fs::read_link(&target).unwrap(), Path::new("release-9.8"));
         // A failing create leaves the target and no temporary behind.
-        let err = replace_with(&target, |tmp| {
-            fs::write(tmp, "half")?;
+        let err = replace_at(&fd, latest, |d, tmp| {
+            nix::unistd::symlinkat("half", d, tmp)?;
             Err(io::Error::other("no"))
         });
         assert!(err.is_err());
@@ -478,7 +585,7 @@ mod tests {
         // A directory in the way is not replaced.
         fs::create_dir(dir.path().join("d")).unwrap();
         fs::write(dir.path().join("d/x"), "x").unwrap();
-        assert!(replace_symlink(Path::new("t"), &dir.path().join("d")).is_err());
+        assert!(replace_symlink_at(&fd, OsStr::new("d"), Path::new("t")).is_err());
         assert!(dir.path().join("d/x").exists());
     }
 
@@ -603,7 +710,7 @@ mod tests {
         // A writer whose flush fails: the buffered bytes go to a read-only descriptor (EBADF),
         // as they would hit ENOSPC on a full disk.
         let mut f = AtomicFile::create(&target).unwrap();
-        let ro = File::open(&f.temp).unwrap();
+        let ro = File::open(dir.path().join(&f.temp)).unwrap();
         f.file = Some(io::BufWriter::with_capacity(1 << 16, ro));
         f.write_all(b"buffered").unwrap();
         assert!(f.commit().is_err());
@@ -629,7 +736,9 @@ mod tests {
 
     #[test]
     fn missing_directory_is_an_error_not_a_panic() {
-        let err = write_atomic(Path::new("/nonexistent/rl/file"), b"x").unwrap_err();
+        let err = AtomicFile::create(Path::new("/nonexistent/rl/file"))
+            .err()
+            .unwrap();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 }

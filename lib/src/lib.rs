@@ -7,6 +7,7 @@
 //! * [`walk`] — tree walking with relative paths.
 //! * [`parwalk`] — parallel tree walking when order does not matter.
 //! * [`fsx`] — atomic file replacement, the temporaries' naming scheme.
+//! * [`beneath`] — a tree reached only through descriptors: every change below a root.
 //! * [`tempclean`] — removing a killed run's temporaries, with records.
 //! * [`lock`] — whole-run lock files (flock).
 //! * [`netfs`] — network filesystems (NFS, FUSE, …) and the I/O depth they need.
@@ -34,6 +35,7 @@
 //! * [`exclude`] — rsync's exclude-pattern rules (`--exclude`, `--exclude-from`).
 
 pub mod bencode;
+pub mod beneath;
 pub mod checksum;
 pub mod cli;
 pub mod closure;

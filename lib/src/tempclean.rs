@@ -3,6 +3,7 @@
 //! when a temporary is stale).
 
 use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use crate::fsx;
@@ -18,7 +19,34 @@ pub fn clean_stale_temps(
     wanted: impl Fn(&OsStr) -> bool,
     dry_run: bool,
 ) -> usize {
-    match fsx::remove_stale_temps(dir, wanted, dry_run) {
+    report(
+        run,
+        dir,
+        fsx::remove_stale_temps(dir, wanted, dry_run),
+        dry_run,
+    )
+}
+
+/// [`clean_stale_temps`] in the open directory `fd` (shown as `dir` in records and messages).
+pub fn clean_stale_temps_at(
+    run: &Run,
+    fd: &OwnedFd,
+    dir: &Path,
+    wanted: impl Fn(&OsStr) -> bool,
+    dry_run: bool,
+) -> usize {
+    report(
+        run,
+        dir,
+        fsx::remove_stale_temps_at(fd, wanted, dry_run),
+        dry_run,
+    )
+}
+
+type Found = std::io::Result<Vec<(std::ffi::OsString, std::io::Result<()>)>>;
+
+fn report(run: &Run, dir: &Path, found: Found, dry_run: bool) -> usize {
+    match found {
         Ok(found) => {
             let mut removed = 0;
             for (name, outcome) in found {

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+pub mod race;
+
 /// A command for one of our binaries, with a clean environment for deterministic output.
 pub fn rl(tool: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin_path(tool));

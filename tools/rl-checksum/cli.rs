@@ -43,6 +43,9 @@ Examples:
 /// verified using sha256sum and compared to the CHECKSUM files". Files are hashed in parallel
 /// with the CPU's SHA instructions; every CHECKSUM file is written atomically and only when its
 /// bytes change, so a re-run never duplicates lines and never changes an mtime for nothing.
+/// Each directory that gets a CHECKSUM is opened before hashing starts, below the upstream
+/// record's root without following a symlink: a directory swapped for a symlink during the run
+/// is an error, never a CHECKSUM written elsewhere.
 #[derive(Parser)]
 #[command(name = "rl-checksum", version, after_long_help = rl_core::cli::EXIT_STATUS)]
 pub struct Cli {

@@ -1,15 +1,21 @@
 //! `rl-checksum create`: hash files and write <file>.CHECKSUM and the directory's CHECKSUM.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use rl_core::beneath::Tree;
 use rl_core::checksum::entry;
-use rl_core::fsx::{WriteOutcome, is_temp_name, write_if_changed};
+use rl_core::fsx::{self, WriteOutcome, is_temp_name};
 use rl_core::hash::FileDigest;
+use rl_core::nofollow;
 use rl_core::{Record, Run};
 
 use crate::cli::CreateArgs;
@@ -29,13 +35,17 @@ struct Counts {
 
 pub fn create(args: &CreateArgs, run: &Run) -> anyhow::Result<Record> {
     let mut upstream_dry = false;
-    let items = collect(args, run, &mut upstream_dry)?;
+    let mut bases = BTreeMap::new();
+    let items = collect(args, run, &mut upstream_dry, &mut bases)?;
     // Records of a dry run name changes that never happened: a CHECKSUM for them would describe
     // a tree that does not exist (`rl-sync -n S/ P | rl-checksum create -`).
     if upstream_dry && !args.dry_run {
         rl_core::upstream::refuse_dry_upstream(run);
         return Ok(Record::new(""));
     }
+    // Every directory written into is opened now, before the hashing: a directory swapped for a
+    // symlink while files are hashed cannot redirect a CHECKSUM (see `open_dirs`).
+    let dirs = open_dirs(&bases);
     let paths: Vec<PathBuf> = items.iter().map(Named::full).collect();
     let digests = hash_all(&paths, args.common.jobs, args.common.progress);
 
@@ -69,7 +79,10 @@ pub fn create(args: &CreateArgs, run: &Run) -> anyhow::Result<Record> {
     }
 
     for (dir, files) in &by_dir {
-        write_dir(args, run, dir, files, &mut counts);
+        match &dirs[dir] {
+            Ok(fd) => write_dir(args, run, (dir, fd), files, &mut counts),
+            Err(e) => run.error(dir, Path::new(""), "open-dir", e),
+        }
     }
     Ok(Record::new("")
         .with("files", counts.files)
@@ -78,8 +91,33 @@ pub fn create(args: &CreateArgs, run: &Run) -> anyhow::Result<Record> {
         .with("unchanged", counts.unchanged))
 }
 
-/// The files to hash; `upstream_dry` is set when an upstream record taken is a dry run's.
-fn collect(args: &CreateArgs, run: &Run, upstream_dry: &mut bool) -> anyhow::Result<Vec<Named>> {
+/// Opens each directory to write into, below the tree it came from: the record's root for
+/// upstream records (every component below it opened with `O_NOFOLLOW`), the directory itself
+/// for the ones named on the command line.
+fn open_dirs(bases: &BTreeMap<PathBuf, PathBuf>) -> BTreeMap<PathBuf, io::Result<Arc<OwnedFd>>> {
+    let mut trees: BTreeMap<&Path, io::Result<Tree>> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for (dir, base) in bases {
+        let tree = trees
+            .entry(base)
+            .or_insert_with(|| fs::canonicalize(base).and_then(|c| Tree::open(&c)));
+        let fd = match tree {
+            Ok(t) => t.dir(dir.strip_prefix(base).unwrap_or(Path::new(""))),
+            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        };
+        out.insert(dir.clone(), fd);
+    }
+    out
+}
+
+/// The files to hash; `upstream_dry` is set when an upstream record taken is a dry run's;
+/// `bases` gets, for each directory, the tree it is below.
+fn collect(
+    args: &CreateArgs,
+    run: &Run,
+    upstream_dry: &mut bool,
+    bases: &mut BTreeMap<PathBuf, PathBuf>,
+) -> anyhow::Result<Vec<Named>> {
     let explicit = glob_set(&args.patterns)?;
     let dir_set = match &explicit {
         Some(s) => s.clone(),
@@ -107,6 +145,11 @@ fn collect(args: &CreateArgs, run: &Run, upstream_dry: &mut bool) -> anyhow::Res
                     continue;
                 }
                 if let Some(n) = Named::split(&full).filter(|n| keep(n)) {
+                    let root = rec.root().and_then(|r| rl_core::walk::absolute(&r).ok());
+                    let base = root.filter(|r| n.dir.starts_with(r));
+                    bases
+                        .entry(n.dir.clone())
+                        .or_insert_with(|| base.unwrap_or_else(|| n.dir.clone()));
                     items.push(n);
                 }
             }
@@ -119,12 +162,16 @@ fn collect(args: &CreateArgs, run: &Run, upstream_dry: &mut bool) -> anyhow::Res
                     Ok(found) if found.is_empty() => {
                         run.warn(&format!("{}: no file matches the pattern", dir.display()))
                     }
-                    Ok(found) => items.extend(found),
+                    Ok(found) => {
+                        bases.insert(dir.clone(), dir.clone());
+                        items.extend(found)
+                    }
                     Err(e) => run.error(&dir, Path::new(""), "list", &e),
                 }
             }
             Ok(_) => {
                 if let Some(n) = Named::split(target).filter(|n| keep(n)) {
+                    bases.insert(n.dir.clone(), n.dir.clone());
                     items.push(n);
                 }
             }
@@ -143,7 +190,7 @@ fn collect(args: &CreateArgs, run: &Run, upstream_dry: &mut bool) -> anyhow::Res
 fn write_dir(
     args: &CreateArgs,
     run: &Run,
-    dir: &Path,
+    (dir, fd): (&Path, &Arc<OwnedFd>),
     files: &[(OsString, Option<FileDigest>)],
     counts: &mut Counts,
 ) {
@@ -151,7 +198,7 @@ fn write_dir(
     let ours = |base: &std::ffi::OsStr| {
         base.as_bytes().ends_with(b".CHECKSUM") || base == args.combined_name.as_str()
     };
-    rl_core::tempclean::clean_stale_temps(run, dir, ours, args.dry_run);
+    rl_core::tempclean::clean_stale_temps_at(run, fd, dir, ours, args.dry_run);
     // Side files written (or, in a dry run, that would be written) in this run, by name.
     let mut fresh: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut own_entries = Vec::new();
@@ -162,7 +209,7 @@ fn write_dir(
         if !args.no_side_files {
             let mut side = name.clone().into_vec();
             side.extend_from_slice(b".CHECKSUM");
-            put(args, run, dir, &side, &content, 1, counts);
+            put(args, run, (dir, fd), &side, &content, 1, counts);
             fresh.insert(side, content);
         }
     }
@@ -180,7 +227,7 @@ fn write_dir(
     let (combined, entries) = if args.no_side_files {
         (own_entries, files.len())
     } else {
-        match concat_side_files(dir, &fresh) {
+        match concat_side_files(fd, &fresh) {
             Ok(c) => c,
             Err(e) => {
                 run.error(dir, Path::new(""), "list", &e);
@@ -191,7 +238,7 @@ fn write_dir(
     put(
         args,
         run,
-        dir,
+        (dir, fd),
         args.combined_name.as_bytes(),
         &combined,
         entries,
@@ -200,57 +247,80 @@ fn write_dir(
 }
 
 /// `cat ./*.CHECKSUM` in the C locale: every `*.CHECKSUM` file of the directory (not hidden) in
-/// byte order of names, with this run's side files taking the place of what is on disk.
+/// byte order of names, with this run's side files taking the place of what is on disk. As
+/// `cat`, a side file that is a symlink to a file is read through it.
 fn concat_side_files(
-    dir: &Path,
+    dir: &OwnedFd,
     fresh: &BTreeMap<Vec<u8>, Vec<u8>>,
 ) -> io::Result<(Vec<u8>, usize)> {
     let mut all: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    for e in fs::read_dir(dir)? {
-        let e = e?;
-        let name = e.file_name().into_vec();
+    for name in nofollow::names(dir)? {
+        let name = name.into_vec();
         if name.starts_with(b".") || !name.ends_with(b".CHECKSUM") || name == b".CHECKSUM" {
             continue;
         }
-        if fs::metadata(e.path()).is_ok_and(|m| m.is_file()) {
-            all.insert(name, None);
-        }
+        all.insert(name, None);
     }
     for (name, content) in fresh {
         all.insert(name.clone(), Some(content.clone()));
     }
     let mut out = Vec::new();
-    let count = all.len();
+    let mut count = 0;
     for (name, content) in all {
         match content {
             Some(c) => out.extend_from_slice(&c),
-            None => out.extend_from_slice(&fs::read(dir.join(OsString::from_vec(name)))?),
+            None => match read_side_file(dir, OsStr::from_bytes(&name))? {
+                Some(c) => out.extend_from_slice(&c),
+                None => continue,
+            },
         }
+        count += 1;
     }
     Ok((out, count))
+}
+
+/// A side file's bytes (through a symlink, as `cat`); `None` when it is not a regular file.
+fn read_side_file(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
+    let fd = nix::fcntl::openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    );
+    let mut f = match fd {
+        Ok(fd) => fs::File::from(fd),
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if !f.metadata()?.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut f, &mut bytes)?;
+    Ok(Some(bytes))
 }
 
 /// Writes one CHECKSUM file (or, in a dry run, says what writing it would do).
 fn put(
     args: &CreateArgs,
     run: &Run,
-    dir: &Path,
+    (dir, fd): (&Path, &Arc<OwnedFd>),
     name: &[u8],
     content: &[u8],
     entries: usize,
     counts: &mut Counts,
 ) {
     let rel = PathBuf::from(OsString::from_vec(name.to_vec()));
-    let path = dir.join(&rel);
+    let name = OsStr::from_bytes(name);
     let outcome = if args.dry_run {
-        match fs::read(&path) {
-            Ok(old) if old == content => Ok(WriteOutcome::Unchanged),
-            Ok(_) => Ok(WriteOutcome::Replaced),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(WriteOutcome::Created),
+        match fsx::read_regular_at(fd, name) {
+            Ok(Some(old)) if old == content => Ok(WriteOutcome::Unchanged),
+            Ok(_) if nofollow::stat_at(fd.as_fd(), name).is_ok() => Ok(WriteOutcome::Replaced),
+            Ok(_) => Ok(WriteOutcome::Created),
             Err(e) => Err(e),
         }
     } else {
-        write_if_changed(&path, content)
+        fsx::write_if_changed_at(fd, name, content)
     };
     match outcome {
         Ok(o) => {

@@ -15,7 +15,7 @@ Events (JSON lines on stdout, `start` first and `summary` last):
   repo       repos: one per repository (variant, arch, kind, path, comps, modules)
   image      images: one per ISO, cloud or live image (variant, arch, type, format, size, digests)
   unsigned   unsigned: one per package without the wanted signing key
-  mkdir, move, rename, delete, rmdir, link
+  mkdir, move, rename, delete, rmdir, symlink
              prepare: one per change made in the compose (\"dry_run\":true with --dry-run)
   manifest   manifest: one per ISO (the .manifest path, entries, written|unchanged)
   treeinfo   treeinfo: one per file edited or checked (added|paths_set|present, written|unchanged)
@@ -139,6 +139,11 @@ pub enum Cmd {
     },
     /// Do the pre-sync work inside the compose, idempotently: ISOs into isos/<arch>, images and
     /// live flattened, vagrant boxes renamed, latest links, Minimal and Cloud removed.
+    ///
+    /// The compose/ directory is opened once, before the plan is made, and every change goes
+    /// through descriptors opened below it without following a symlink: a directory swapped for
+    /// a symlink during the run is an error for what is below it, never a move or delete
+    /// outside the compose.
     Prepare {
         /// The compose directory (or its compose/ subdirectory).
         dir: PathBuf,

@@ -14,7 +14,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rl_core::fsx::{self, WriteOutcome};
+use rl_core::beneath::Tree;
+use rl_core::fsx::WriteOutcome;
 use rl_core::{Record, Run, Status};
 
 use crate::{TOOL, VERSION};
@@ -161,7 +162,11 @@ fn one(run: &Run, iso: &Path, dry_run: bool, collate: Collate, counts: &mut Coun
             _ => "written",
         }
     } else {
-        match fsx::write_if_changed(&target, &bytes) {
+        // Below the root, nothing is followed: a directory swapped for a symlink is an error.
+        let written = fs::canonicalize(&root)
+            .and_then(|r| Tree::open(&r))
+            .and_then(|t| t.write_if_changed(&manifest_path(&rel), &bytes));
+        match written {
             Ok(WriteOutcome::Unchanged) => "unchanged",
             Ok(_) => "written",
             Err(e) => {

@@ -21,6 +21,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use rl_core::beneath::Tree;
 use rl_core::compose::Compose;
 use rl_core::fsx;
 use rl_core::release::{self, ReleaseType, Revision};
@@ -356,33 +357,17 @@ impl Planner<'_> {
     }
 }
 
-/// Renames without replacing an existing name (renameat2 RENAME_NOREPLACE, with a check-then-
-/// rename fallback on filesystems without it).
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
-    match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
-        Ok(()) => Ok(()),
-        Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOSYS) => {
-            if fs::symlink_metadata(to).is_ok() {
-                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
-            }
-            fs::rename(from, to)
-        }
-        Err(e) => Err(io::Error::from(e)),
-    }
-}
-
-fn execute(root: &Path, action: &Action) -> io::Result<()> {
-    let abs = |p: &Path| root.join(p);
+/// Carries out one action through the tree's descriptors: every component below the compose
+/// root is opened with `O_NOFOLLOW`, so a directory swapped for a symlink during the run makes
+/// the action fail instead of moving or deleting anything outside the compose.
+fn execute(tree: &Tree, action: &Action) -> io::Result<()> {
     match action {
-        Action::Mkdir(p) => fs::create_dir_all(abs(p)),
-        Action::Move { from, to } | Action::Rename { from, to } => {
-            rename_noreplace(&abs(from), &abs(to))
-        }
-        Action::Delete(p) => fs::remove_file(abs(p)),
-        Action::DeleteTree { path, .. } => fs::remove_dir_all(abs(path)),
-        Action::Rmdir(p) => fs::remove_dir(abs(p)),
-        Action::Link { path, target, .. } => fsx::replace_symlink(target, &abs(path)),
+        Action::Mkdir(p) => tree.mkdir_all(p).map(drop),
+        Action::Move { from, to } | Action::Rename { from, to } => tree.rename_noreplace(from, to),
+        Action::Delete(p) => tree.unlink(p),
+        Action::DeleteTree { path, .. } => tree.remove_tree(path),
+        Action::Rmdir(p) => tree.rmdir(p),
+        Action::Link { path, target, .. } => tree.replace_symlink(path, target),
     }
 }
 
@@ -481,6 +466,15 @@ pub fn prepare(dir: &Path, revision: &str, release: Release, dry_run: bool, forc
     let Some(c) = open(&run, dir) else {
         return run.finish(Record::new("").with("changed", 0));
     };
+    // Opened before the plan is made, so the plan is carried out in the directory it was made
+    // from, whatever happens to the path.
+    let tree = match fs::canonicalize(&c.compose).and_then(|p| Tree::open(&p)) {
+        Ok(t) => t,
+        Err(e) => {
+            run.error(&c.compose, Path::new(""), "open-dir", &e);
+            return run.finish(Record::new("").with("changed", 0));
+        }
+    };
     if !force && !gate(&run, &c, &rev) {
         return run.finish(Record::new("").with("changed", 0));
     }
@@ -533,7 +527,7 @@ pub fn prepare(dir: &Path, revision: &str, release: Release, dry_run: bool, forc
     let mut changed = 0u64;
     let mut stopped = false;
     for action in &planner.actions {
-        if !dry_run && let Err(e) = execute(&root, action) {
+        if !dry_run && let Err(e) = execute(&tree, action) {
             run.error(&root, action_path(action), op_name(action), &e);
             run.warn("stopping at the first failure; run again once it is fixed");
             stopped = true;

@@ -8,7 +8,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rl_core::fsx::{self, WriteOutcome};
+use rl_core::beneath::Tree;
+use rl_core::fsx::WriteOutcome;
 use rl_core::treeinfo::{Edit, Ini, add_variant};
 use rl_core::{Record, Run, Status};
 
@@ -22,7 +23,11 @@ fn write(run: &Run, root: &Path, rel: &Path, bytes: &[u8], dry_run: bool) -> Opt
             _ => "written",
         });
     }
-    match fsx::write_if_changed(&path, bytes) {
+    // Below the root, nothing is followed: a directory swapped for a symlink is an error.
+    let written = fs::canonicalize(root)
+        .and_then(|r| Tree::open(&r))
+        .and_then(|t| t.write_if_changed(rel, bytes));
+    match written {
         Ok(WriteOutcome::Unchanged) => Some("unchanged"),
         Ok(_) => Some("written"),
         Err(e) => {

@@ -55,6 +55,11 @@ pub enum Cmd {
     /// is `find .` (nothing filtered but rl-tools' temporaries), so it names itself from the
     /// second run on, as `find . > fullfilelist` does. A scan that could not read everything
     /// replaces nothing.
+    ///
+    /// Each root is opened when the run starts (a root inside another root of the run is
+    /// reopened from the outer one without following a symlink; a symlink there is refused),
+    /// scanned through that descriptor and written through it: a root swapped for a symlink
+    /// during the run never gets a list written into the place the link points to.
     #[command(after_long_help = after_help())]
     Write(WriteArgs),
     /// Compare two file lists, or a list and a live tree: added, removed and changed entries

@@ -2,20 +2,29 @@
 //! the current file; at the end the temporary is renamed over the target only if the bytes
 //! differ, so an unchanged list keeps its mtime and a reader never sees a half-written list.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 use rl_core::fsx::{self, AtomicFile, WriteOutcome};
 
-/// A list being written to `target`.
+/// A list being written to `name` in an open directory.
 ///
 /// While the new bytes equal the current file's, nothing is written anywhere: an unchanged list
 /// creates no temporary, so the directory holding it keeps its mtime too (an outer root's list
 /// names that directory). At the first difference the temporary is created, the identical prefix
-/// copied into it from the current file, and writing goes on there.
+/// copied into it from the current file, and writing goes on there. Every step goes through the
+/// directory's descriptor, never a path: a root swapped for a symlink after it was opened does
+/// not send a list anywhere else.
 pub struct ListOutput {
-    target: PathBuf,
+    dir: Arc<OwnedFd>,
+    name: OsString,
     existing: Option<BufReader<File>>,
     existed: bool,
     matched: u64,
@@ -28,32 +37,54 @@ pub struct ListOutput {
     pub bytes: u64,
 }
 
+/// Opens the regular file `name` in `dir` for reading, without following a symlink; `None` when
+/// there is none (missing, a symlink or a special file: replaced, never read).
+pub fn open_current(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<File>> {
+    let fd = match nix::fcntl::openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ELOOP) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let f = File::from(fd);
+    let meta = f.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "a directory is in the way of the list to write",
+        ));
+    }
+    Ok(meta.is_file().then_some(f))
+}
+
 impl ListOutput {
-    /// Starts a list. In dry-run mode nothing is created on disk.
+    /// Starts a list at `target` (its directory opened by path). In dry-run mode nothing is
+    /// created on disk.
     pub fn create(target: &Path, dry_run: bool) -> io::Result<Self> {
-        Self::create_owned(target, dry_run, None)
+        let dir = target.parent().filter(|p| !p.as_os_str().is_empty());
+        let fd = fs::File::open(dir.unwrap_or(Path::new(".")))?;
+        let name = target.file_name().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "the list path names no file")
+        })?;
+        Self::create_in(&Arc::new(OwnedFd::from(fd)), name, dry_run, None)
     }
 
-    /// Starts a list whose new file gets the owner `uid:gid` (`chown` before the rename).
-    pub fn create_owned(
-        target: &Path,
+    /// Starts the list `name` in the open directory `dir`; its new file gets the owner
+    /// `uid:gid` (`fchown` before the rename).
+    pub fn create_in(
+        dir: &Arc<OwnedFd>,
+        name: &OsStr,
         dry_run: bool,
         owner: Option<(u32, u32)>,
     ) -> io::Result<Self> {
-        let existing = match fs::symlink_metadata(target) {
-            Ok(m) if m.is_file() => Some(BufReader::with_capacity(1 << 16, File::open(target)?)),
-            Ok(m) if m.is_dir() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::IsADirectory,
-                    "a directory is in the way of the list to write",
-                ));
-            }
-            Ok(_) => None,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
+        let existing = open_current(dir, name)?.map(|f| BufReader::with_capacity(1 << 16, f));
         let mut out = ListOutput {
-            target: target.to_path_buf(),
+            dir: dir.clone(),
+            name: name.to_owned(),
             existed: existing.is_some(),
             existing,
             matched: 0,
@@ -76,19 +107,22 @@ impl ListOutput {
         if self.dry_run || self.file.is_some() {
             return Ok(());
         }
-        let mut f = AtomicFile::create(&self.target)?;
+        let mut f = AtomicFile::create_at(self.dir.clone(), &self.name)?;
         f.set_permissions(0o644)?;
         if let Some((uid, gid)) = self.owner {
-            std::os::unix::fs::chown(f.temp_path(), Some(uid), Some(gid))?;
+            f.chown(uid, gid)?;
         }
         if self.matched > 0 {
-            let mut cur = File::open(&self.target)?.take(self.matched);
-            let copied = io::copy(&mut cur, &mut f)?;
-            if copied != self.matched {
-                return Err(io::Error::new(
+            let shrank = || {
+                io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the current list shrank while it was compared",
-                ));
+                )
+            };
+            let cur = open_current(&self.dir, &self.name)?.ok_or_else(shrank)?;
+            let copied = io::copy(&mut cur.take(self.matched), &mut f)?;
+            if copied != self.matched {
+                return Err(shrank());
             }
         }
         self.file = Some(f);
@@ -96,9 +130,9 @@ impl ListOutput {
     }
 
     /// Renames the new list into place if it differs from the current one; with `backup`, the
-    /// current one is first kept under that name (atomically). Without `commit` (an error
-    /// happened) the temporary is removed and nothing changes.
-    pub fn finish(mut self, backup: Option<&Path>, commit: bool) -> io::Result<WriteOutcome> {
+    /// current one is first kept under that name (atomically, in the same directory). Without
+    /// `commit` (an error happened) the temporary is removed and nothing changes.
+    pub fn finish(mut self, backup: Option<&OsStr>, commit: bool) -> io::Result<WriteOutcome> {
         if let Some(r) = self.existing.as_mut() {
             let mut one = [0u8; 1];
             if r.read(&mut one)? == 0 {
@@ -119,7 +153,7 @@ impl ListOutput {
             && commit
         {
             if let (Some(b), true) = (backup, self.existed) {
-                keep_old(&self.target, b)?;
+                keep_old(&self.dir, &self.name, b)?;
             }
             file.commit()?;
         }
@@ -165,37 +199,46 @@ impl Write for ListOutput {
     }
 }
 
-/// Makes `old` a copy of `current` atomically: a hard link under a temporary name renamed over
-/// `old` (a plain copy where hard links are not possible).
-fn keep_old(current: &Path, old: &Path) -> io::Result<()> {
-    fsx::replace_with(old, |tmp| {
-        if fs::hard_link(current, tmp).is_err() {
-            fs::copy(current, tmp)?;
+/// Makes `old` a copy of `current` (both in `dir`) atomically: a hard link under a temporary
+/// name renamed over `old` (a plain copy where hard links are not possible).
+fn keep_old(dir: &OwnedFd, current: &OsStr, old: &OsStr) -> io::Result<()> {
+    fsx::replace_at(dir, old, |d, tmp| {
+        let linked = nix::unistd::linkat(d, current, d, tmp, nix::fcntl::AtFlags::empty());
+        if linked.is_err() {
+            copy_at(dir, current, tmp, None)?;
         }
         Ok(())
     })
 }
 
-/// Removes temporaries a killed run left beside `target`: only those whose writer is gone
-/// (`fsx::is_stale_temp`), since another run under another `--lock` may be writing them.
-pub fn remove_stale_temps(target: &Path) {
-    use std::os::unix::ffi::OsStrExt;
-    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
-        return;
-    };
-    let mut prefix = b".".to_vec();
-    prefix.extend_from_slice(name.as_bytes());
-    prefix.extend_from_slice(fsx::TEMP_MARKER.as_bytes());
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let n = e.file_name();
-        if n.as_bytes().starts_with(&prefix)
-            && fsx::is_stale_temp(&n)
-            && e.file_type().is_ok_and(|t| t.is_file())
-        {
-            let _ = fs::remove_file(e.path());
-        }
+/// Copies the regular file `from` to the new file `to`, both in `dir` (mode 0644, owner
+/// `owner` when given).
+pub fn copy_at(
+    dir: &OwnedFd,
+    from: &OsStr,
+    to: &OsStr,
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
+    let mut src = open_current(dir, from)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the list to copy is gone"))?;
+    let fd = nix::fcntl::openat(
+        dir.as_fd(),
+        to,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    let mut out = File::from(fd);
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&out, Some(uid), Some(gid))?;
     }
+    io::copy(&mut src, &mut out)?;
+    out.sync_all()
+}
+
+/// Removes temporaries a killed run left of `name` in `dir`: only those whose writer is gone
+/// (`fsx::is_stale_temp`), since another run under another `--lock` may be writing them.
+pub fn remove_stale_temps(dir: &OwnedFd, name: &OsStr) {
+    let _ = fsx::remove_stale_temps_at(dir, |base| base == name, false);
 }
 
 #[cfg(test)]
@@ -207,22 +250,23 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let t = d.path().join("list");
         let old = d.path().join("list-old");
+        let old_name = Some(OsStr::new("list-old"));
         let mut o = ListOutput::create(&t, false).unwrap();
         o.write_all(b"one").unwrap();
-        assert_eq!(o.finish(Some(&old), true).unwrap(), WriteOutcome::Created);
+        assert_eq!(o.finish(old_name, true).unwrap(), WriteOutcome::Created);
         assert!(!old.exists());
         let mut o = ListOutput::create(&t, false).unwrap();
         o.write_all(b"one").unwrap();
-        assert_eq!(o.finish(Some(&old), true).unwrap(), WriteOutcome::Unchanged);
+        assert_eq!(o.finish(old_name, true).unwrap(), WriteOutcome::Unchanged);
         let mut o = ListOutput::create(&t, false).unwrap();
         o.write_all(b"on").unwrap();
-        assert_eq!(o.finish(Some(&old), true).unwrap(), WriteOutcome::Replaced);
+        assert_eq!(o.finish(old_name, true).unwrap(), WriteOutcome::Replaced);
         assert_eq!(fs::read(&t).unwrap(), b"on");
         assert_eq!(fs::read(&old).unwrap(), b"one");
         // An uncommitted (failed) write leaves everything as it was.
         let mut o = ListOutput::create(&t, false).unwrap();
         o.write_all(b"half").unwrap();
-        assert_eq!(o.finish(Some(&old), false).unwrap(), WriteOutcome::Replaced);
+        assert_eq!(o.finish(old_name, false).unwrap(), WriteOutcome::Replaced);
         assert_eq!(fs::read(&t).unwrap(), b"on");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
     }
@@ -272,7 +316,8 @@ mod tests {
         let live = fsx::temp_path_for(&t);
         fs::write(&live, "being written").unwrap();
         fs::write(d.path().join("other"), "").unwrap();
-        remove_stale_temps(&t);
+        let fd = rl_core::nofollow::open_dir(d.path()).unwrap();
+        remove_stale_temps(&fd, OsStr::new("list"));
         assert!(!stale.exists());
         assert!(live.exists());
         assert!(d.path().join("other").exists());

@@ -3,15 +3,17 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rl_core::filelist::{self, ScanOptions};
 use rl_core::fsx::WriteOutcome;
 use rl_core::{Record, Run, Status};
 
 use crate::cli::WriteArgs;
-use crate::output::{ListOutput, remove_stale_temps};
+use crate::output::{ListOutput, copy_at, open_current, remove_stale_temps};
 
 /// The plain list `find .` writes.
 pub const FULLFILELIST: &str = "fullfilelist";
@@ -21,11 +23,21 @@ pub const FULLFILELIST: &str = "fullfilelist";
 pub struct Root {
     /// Absolute path.
     pub dir: PathBuf,
+    /// The directory, opened when the run starts: lists are written through it, never by path.
+    pub fd: Arc<OwnedFd>,
     pub name: String,
     pub aliases: Vec<String>,
 }
 
 impl Root {
+    /// The path to scan: the open directory itself (`/proc/self/fd/N`), so the lists describe
+    /// the directory they are written into even if its path is swapped during the run; the
+    /// path when `/proc` is not mounted.
+    pub fn scan_path(&self) -> PathBuf {
+        let p = PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()));
+        if p.is_dir() { p } else { self.dir.clone() }
+    }
+
     pub fn timelist(&self) -> String {
         format!("fullfiletimelist-{}", self.name)
     }
@@ -67,11 +79,41 @@ pub fn parse_root(spec: &str) -> Result<Root, String> {
     if !path.is_dir() {
         return Err(format!("--root {spec:?}: {dir} is not a directory"));
     }
+    let fd = std::fs::canonicalize(path)
+        .and_then(|c| rl_core::nofollow::open_dir(&c))
+        .map_err(|e| format!("--root {spec:?}: cannot open {dir}: {e}"))?;
     Ok(Root {
         dir: filelist::absolute(path),
+        fd: Arc::new(fd),
         name: name.to_owned(),
         aliases,
     })
+}
+
+/// Reopens every root that lies inside another root of the run from the outermost one's
+/// descriptor, without following a symlink on the way: a nested root swapped for a symlink
+/// cannot lead the run's lists outside the outer tree (the outermost roots are taken as given).
+fn open_nested(roots: &mut [Root]) -> Result<(), String> {
+    for i in 0..roots.len() {
+        let outer = roots
+            .iter()
+            .filter(|o| o.dir != roots[i].dir && roots[i].dir.starts_with(&o.dir))
+            .min_by_key(|o| o.dir.components().count());
+        let Some(outer) = outer else { continue };
+        let rel = roots[i]
+            .dir
+            .strip_prefix(&outer.dir)
+            .unwrap_or(Path::new(""));
+        let fd = rl_core::beneath::open_dir_below(&outer.fd, rel).map_err(|e| {
+            format!(
+                "{}: not a directory below {} ({e})",
+                roots[i].dir.display(),
+                outer.dir.display()
+            )
+        })?;
+        roots[i].fd = Arc::new(fd);
+    }
+    Ok(())
 }
 
 /// Relative paths (from `root`) of the outputs of every root inside `root` (itself included),
@@ -141,6 +183,10 @@ pub fn run(a: WriteArgs) -> Status {
             );
             return Status::Error;
         }
+    }
+    if let Err(m) = open_nested(&mut roots) {
+        eprintln!("rl-filelist: {m}");
+        return Status::Error;
     }
     let lock_path = a
         .lock
@@ -267,20 +313,21 @@ fn list_record(
 fn old_list(
     run: &Run,
     root: &Root,
-    target: &Path,
-    old: &Path,
+    target: &OsStr,
+    old: &OsStr,
     outcome: WriteOutcome,
     a: &WriteArgs,
 ) {
     let dry = a.dry_run;
-    let first = outcome != WriteOutcome::Replaced && std::fs::symlink_metadata(old).is_err();
+    let first = outcome != WriteOutcome::Replaced
+        && rl_core::nofollow::stat_at(root.fd.as_fd(), old).is_err();
     if outcome != WriteOutcome::Replaced && !first {
         return;
     }
-    let rel = old.file_name().map(Path::new).unwrap_or(old);
+    let rel = Path::new(old);
     if first
         && !dry
-        && let Err(e) = first_old(target, old, a.chown)
+        && let Err(e) = first_old(&root.fd, target, old, a.chown)
     {
         run.error(&root.dir, rel, "write", &e);
         return;
@@ -302,14 +349,13 @@ fn old_list(
 
 /// The first -old list: a copy of the current one (a copy, not a hard link: renaming a hard link
 /// of the current list over -old later would do nothing and leave the temporary behind).
-fn first_old(target: &Path, old: &Path, chown: Option<(u32, u32)>) -> io::Result<()> {
-    rl_core::fsx::replace_with(old, |tmp| {
-        std::fs::copy(target, tmp)?;
-        if let Some((uid, gid)) = chown {
-            std::os::unix::fs::chown(tmp, Some(uid), Some(gid))?;
-        }
-        Ok(())
-    })
+fn first_old(
+    dir: &OwnedFd,
+    target: &OsStr,
+    old: &OsStr,
+    chown: Option<(u32, u32)>,
+) -> io::Result<()> {
+    rl_core::fsx::replace_at(dir, old, |_, tmp| copy_at(dir, target, tmp, chown))
 }
 
 /// Writes fullfiletimelist-NAME (keeping -old) and its aliases for one root.
@@ -323,23 +369,22 @@ fn time_lists(
     let mut t = Totals::default();
     let name = root.timelist();
     let target = root.dir.join(&name);
-    let old = root.dir.join(format!("{name}-old"));
+    let old = format!("{name}-old");
     if !a.dry_run {
-        remove_stale_temps(&target);
-        for al in &root.aliases {
-            remove_stale_temps(&root.dir.join(al));
+        for n in [&name, &old].into_iter().chain(&root.aliases) {
+            remove_stale_temps(&root.fd, OsStr::new(n));
         }
-        remove_stale_temps(&old);
-        remove_stale_temps(&root.dir.join(FULLFILELIST));
+        remove_stale_temps(&root.fd, OsStr::new(FULLFILELIST));
     }
-    let mut out = match ListOutput::create_owned(&target, a.dry_run, a.chown) {
+    let mut out = match ListOutput::create_in(&root.fd, OsStr::new(&name), a.dry_run, a.chown) {
         Ok(o) => o,
         Err(e) => {
             run.error(&root.dir, Path::new(&name), "write", &e);
             return t;
         }
     };
-    let written = match filelist::write_list(&root.dir, opts, algos, &mut out, None, &mut |_| {}) {
+    let scan = root.scan_path();
+    let written = match filelist::write_list(&scan, opts, algos, &mut out, None, &mut |_| {}) {
         Ok(w) => w,
         Err(e) => {
             run.error(&root.dir, Path::new(&name), "write", &e);
@@ -359,7 +404,7 @@ fn time_lists(
     }
     let bytes = out.bytes;
     let memory = out.memory.take();
-    let backup = (!a.no_old).then_some(old.as_path());
+    let backup = (!a.no_old).then_some(OsStr::new(&old));
     let outcome = match out.finish(backup, true) {
         Ok(o) => o,
         Err(e) => {
@@ -379,18 +424,19 @@ fn time_lists(
         a.dry_run,
     ));
     if !a.no_old {
-        old_list(run, root, &target, &old, outcome, a);
+        old_list(run, root, OsStr::new(&name), OsStr::new(&old), outcome, a);
     }
     for al in &root.aliases {
-        let alias = root.dir.join(al);
-        let res = ListOutput::create_owned(&alias, a.dry_run, a.chown).and_then(|mut o| {
-            match &memory {
-                Some(m) => o.write_all(m)?,
-                None => copy_into(&target, &mut o)?,
-            }
-            let b = o.bytes;
-            o.finish(None, true).map(|r| (r, b))
-        });
+        let res = ListOutput::create_in(&root.fd, OsStr::new(al), a.dry_run, a.chown).and_then(
+            |mut o| {
+                match &memory {
+                    Some(m) => o.write_all(m)?,
+                    None => copy_into(&root.fd, OsStr::new(&name), &mut o)?,
+                }
+                let b = o.bytes;
+                o.finish(None, true).map(|r| (r, b))
+            },
+        );
         match res {
             Ok((outcome, b)) => {
                 t.count(outcome);
@@ -404,8 +450,9 @@ fn time_lists(
     t
 }
 
-fn copy_into(src: &Path, out: &mut ListOutput) -> io::Result<()> {
-    let mut f = std::fs::File::open(src)?;
+fn copy_into(dir: &OwnedFd, src: &OsStr, out: &mut ListOutput) -> io::Result<()> {
+    let mut f = open_current(dir, src)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the list just written is gone"))?;
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = f.read(&mut buf)?;
@@ -420,7 +467,7 @@ fn copy_into(src: &Path, out: &mut ListOutput) -> io::Result<()> {
 fn find_list(run: &Run, root: &Root, dry_run: bool, owner: Option<(u32, u32)>) -> Totals {
     let mut t = Totals::default();
     let target = root.dir.join(FULLFILELIST);
-    let mut out = match ListOutput::create_owned(&target, dry_run, owner) {
+    let mut out = match ListOutput::create_in(&root.fd, OsStr::new(FULLFILELIST), dry_run, owner) {
         Ok(o) => o,
         Err(e) => {
             run.error(&root.dir, Path::new(FULLFILELIST), "write", &e);
@@ -431,7 +478,7 @@ fn find_list(run: &Run, root: &Root, dry_run: bool, owner: Option<(u32, u32)>) -
     let mut werr: Option<io::Error> = None;
     let mut errors = 0;
     filelist::find_walk(
-        &root.dir,
+        &root.scan_path(),
         true,
         &mut |l| {
             lines += 1;

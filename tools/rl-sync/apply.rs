@@ -17,12 +17,12 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, UnlinkatFlags};
 use rayon::prelude::*;
 use rl_core::exclude::Filter;
-use rl_core::fsx::temp_path_for;
+use rl_core::fsx::temp_name_for;
 use rl_core::nofollow;
 use rl_core::{Record, Run};
 
 use crate::plan::{Action, DirInfo, Meta, Op, Owners, Plan, Ty, itemize_string, ty_of_mode};
-use crate::tree::{Place, Tree};
+use rl_core::beneath::{Place, Tree};
 
 /// The order changes are made in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -97,7 +97,7 @@ fn nix_err(e: nix::errno::Errno) -> io::Error {
 
 /// The temporary name beside `name` (`.NAME.rl-tmp.PID.N`).
 fn temp_name(name: &OsStr) -> OsString {
-    temp_path_for(Path::new(name)).into_os_string()
+    temp_name_for(name)
 }
 
 /// Sets owner, permissions (not on symlinks) and mtime of the entry at `place`, in that order,

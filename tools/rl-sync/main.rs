@@ -7,7 +7,6 @@ mod plan;
 mod remote;
 mod safety;
 mod staged;
-mod tree;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -421,8 +420,8 @@ fn main() -> ExitCode {
         fsync: args.fsync,
         root: is_root,
         counters: Default::default(),
-        src: tree::Tree::new(&src_root),
-        dst: tree::Tree::new(&dst_canon),
+        src: rl_core::beneath::Tree::new(&src_root),
+        dst: rl_core::beneath::Tree::new(&dst_canon),
         failed: Default::default(),
         deletions_stopped: Default::default(),
     };

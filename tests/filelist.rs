@@ -607,8 +607,10 @@ fn missing_or_unreadable_input_is_an_error_not_a_panic() {
     chmod(&r, 0o777);
     let lock = d.path().join("lock");
     let spec = format!("{}:t", r.display());
+    // Everything in fullfilelist: the public one would not even try to enter `closed`.
     let args = [
         OsStr::new("write"),
+        OsStr::new("--fullfilelist-all"),
         OsStr::new("--lock"),
         lock.as_os_str(),
         OsStr::new("--root"),
@@ -1022,4 +1024,63 @@ fn strict_names_refuses_lists_consumers_cannot_parse() {
     let out = rl("rl-filelist").current_dir(&r).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.windows(8).any(|w| w == b"bad\xffname"));
+}
+
+/// The public fullfilelist names what a public mirror can see: a staged release root (0750) by
+/// name, none of its contents — exactly what `find .` prints when run as nobody (#18 item 5).
+/// `--fullfilelist-all` restores the toolkit's `find .` as root.
+#[test]
+fn public_fullfilelist_leaves_out_what_others_cannot_enter() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path().join("rocky");
+    for f in ["9.6/BaseOS/p.rpm", "9.7/BaseOS/new.rpm", "9.7/isos/x.iso"] {
+        fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
+        fs::write(r.join(f), "x").unwrap();
+    }
+    chmod(d.path(), 0o755);
+    chmod(&r.join("9.7"), 0o750);
+    let lock = d.path().join("lock");
+    let root = vec![format!("{}:rocky", r.display())];
+    let (code, _, err) = write_run(&lock, &root, &["--no-old"]);
+    assert_eq!(code, 0, "{err}");
+    let public = fs::read_to_string(r.join("fullfilelist")).unwrap();
+    assert!(
+        public.contains("./9.7\n") && public.contains("./9.6/BaseOS/p.rpm\n"),
+        "{public}"
+    );
+    assert!(
+        !public.contains("./9.7/"),
+        "staged contents named: {public}"
+    );
+    // The time list still has everything, marked for the tier-1 mirrors.
+    let tl = fs::read_to_string(r.join("fullfiletimelist-rocky")).unwrap();
+    assert!(tl.contains("9.7/BaseOS/new.rpm"), "{tl}");
+    if is_root() && have_peer("setpriv") {
+        // The public's view: find as nobody (it also prints the list written meanwhile).
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "find",
+                ".",
+            ])
+            .current_dir(&r)
+            .output()
+            .unwrap();
+        let mut seen: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+        let mut listed: Vec<&str> = public.lines().collect();
+        seen.retain(|l| *l != "./fullfilelist");
+        listed.retain(|l| *l != "./fullfilelist");
+        seen.sort();
+        listed.sort();
+        assert_eq!(
+            listed, seen,
+            "public fullfilelist differs from find as nobody"
+        );
+    }
+    let (code, _, err) = write_run(&lock, &root, &["--no-old", "--fullfilelist-all"]);
+    assert_eq!(code, 0, "{err}");
+    let all = fs::read_to_string(r.join("fullfilelist")).unwrap();
+    assert!(all.contains("./9.7/BaseOS/new.rpm\n"), "{all}");
 }

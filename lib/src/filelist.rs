@@ -369,17 +369,38 @@ fn read_entries(dir: &Path) -> io::Result<Vec<DirEntry>> {
     fs::read_dir(dir)?.collect()
 }
 
+/// What [`find_walk`] leaves out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FindFilter {
+    /// Our own temporary files.
+    pub skip_temp: bool,
+    /// The contents of directories others cannot enter (no `r` or no `x` for others: a staged
+    /// release root, 0750): the list then names only what a public mirror can see. The
+    /// directory itself stays, as its name is visible in its parent.
+    pub public_only: bool,
+}
+
 /// Walks `root` the way `find .` prints it: `.` first, then `./PATH` pre-order, directory-read
-/// order (inode order for huge directories, as find does), symlinks not followed. Only our own temporary files are left out (when `skip_temp`).
-/// `sink` gets each line without the newline; errors (unreadable directory) go to `on_error`.
+/// order (inode order for huge directories, as find does), symlinks not followed, less what
+/// `filter` leaves out. `sink` gets each line without the newline; errors (unreadable
+/// directory) go to `on_error`.
 pub fn find_walk(
     root: &Path,
-    skip_temp: bool,
+    filter: FindFilter,
     sink: &mut dyn FnMut(&[u8]),
     on_error: &mut dyn FnMut(&[u8], io::Error),
 ) {
     sink(b".");
-    find_dir(root, b".", skip_temp, sink, on_error);
+    if filter.public_only && !public_dir(root) {
+        return;
+    }
+    find_dir(root, b".", filter, sink, on_error);
+}
+
+/// Whether others may list and enter `dir` (`stat`: the root may be `/proc/self/fd/N`; entries
+/// reach here only when they are directories, never symlinks).
+fn public_dir(dir: &Path) -> bool {
+    fs::metadata(dir).is_ok_and(|m| m.mode() & 0o005 == 0o005)
 }
 
 /// GNU find (gnulib fts) reads a directory in batches of this many entries…
@@ -408,7 +429,7 @@ fn inode_sort_useful(dir: &Path) -> bool {
 fn find_dir(
     dir: &Path,
     shown: &[u8],
-    skip_temp: bool,
+    filter: FindFilter,
     sink: &mut dyn FnMut(&[u8]),
     on_error: &mut dyn FnMut(&[u8], io::Error),
 ) {
@@ -439,7 +460,7 @@ fn find_dir(
     }
     for entry in entries {
         let name = entry.file_name();
-        if skip_temp && is_temp_name(&name) {
+        if filter.skip_temp && is_temp_name(&name) {
             continue;
         }
         let line = join_rel(shown, name.as_bytes());
@@ -451,8 +472,8 @@ fn find_dir(
                 false
             }
         };
-        if is_dir {
-            find_dir(&entry.path(), &line, skip_temp, sink, on_error);
+        if is_dir && (!filter.public_only || public_dir(&entry.path())) {
+            find_dir(&entry.path(), &line, filter, sink, on_error);
         }
     }
 }
@@ -956,10 +977,30 @@ mod tests {
         let mut lines = Vec::new();
         find_walk(
             d.path(),
-            true,
+            FindFilter {
+                skip_temp: true,
+                public_only: false,
+            },
             &mut |l| lines.push(String::from_utf8(l.to_vec()).unwrap()),
             &mut |_, e| panic!("{e}"),
         );
         assert_eq!(lines, [".", "./a", "./a/b"]);
+        // Public only: a directory others cannot enter is named, its contents are not.
+        fs::create_dir(d.path().join("staged")).unwrap();
+        fs::write(d.path().join("staged/secret.rpm"), "").unwrap();
+        fs::set_permissions(d.path().join("staged"), fs::Permissions::from_mode(0o750)).unwrap();
+        let mut public = Vec::new();
+        let filter = FindFilter {
+            skip_temp: true,
+            public_only: true,
+        };
+        find_walk(
+            d.path(),
+            filter,
+            &mut |l| public.push(String::from_utf8(l.to_vec()).unwrap()),
+            &mut |_, e| panic!("{e}"),
+        );
+        public.sort();
+        assert_eq!(public, [".", "./a", "./a/b", "./staged"]);
     }
 }

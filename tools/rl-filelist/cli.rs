@@ -139,6 +139,11 @@ pub struct WriteArgs {
     /// Do not write fullfilelist (the `find .` list)
     #[arg(long)]
     pub no_fullfilelist: bool,
+    /// Name everything in fullfilelist, as the toolkit's `find .` run as root does; by default
+    /// the contents of a directory others cannot enter (a staged release, 0750) are left out,
+    /// so the public list names only what a public mirror can see (the time list marks them)
+    #[arg(long)]
+    pub fullfilelist_all: bool,
     /// Do not keep the previous list as <list>-old
     #[arg(long)]
     pub no_old: bool,

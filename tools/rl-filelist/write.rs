@@ -241,7 +241,7 @@ pub fn run(a: WriteArgs) -> Status {
                 s.spawn(move || {
                     let mut t = time_lists(run, root, &opts, algos, a);
                     if fullfile {
-                        t.add(&find_list(run, root, a.dry_run, a.chown));
+                        t.add(&find_list(run, root, a));
                     }
                     totals.lock().unwrap_or_else(|p| p.into_inner()).add(&t);
                 });
@@ -464,7 +464,12 @@ fn copy_into(dir: &OwnedFd, src: &OsStr, out: &mut ListOutput) -> io::Result<()>
 }
 
 /// Writes fullfilelist as `find .` does.
-fn find_list(run: &Run, root: &Root, dry_run: bool, owner: Option<(u32, u32)>) -> Totals {
+fn find_list(run: &Run, root: &Root, a: &WriteArgs) -> Totals {
+    let (dry_run, owner) = (a.dry_run, a.chown);
+    let filter = filelist::FindFilter {
+        skip_temp: true,
+        public_only: !a.fullfilelist_all,
+    };
     let mut t = Totals::default();
     let target = root.dir.join(FULLFILELIST);
     let mut out = match ListOutput::create_in(&root.fd, OsStr::new(FULLFILELIST), dry_run, owner) {
@@ -479,7 +484,7 @@ fn find_list(run: &Run, root: &Root, dry_run: bool, owner: Option<(u32, u32)>) -
     let mut errors = 0;
     filelist::find_walk(
         &root.scan_path(),
-        true,
+        filter,
         &mut |l| {
             lines += 1;
             if werr.is_none()

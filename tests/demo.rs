@@ -17,6 +17,7 @@ fn demo_rehearses_a_whole_release() {
         .arg(dir.path())
         .env("RL_BIN_DIR", bins)
         .env("TMPDIR", dir.path())
+        .env("RL_LOCK_DIR", dir.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

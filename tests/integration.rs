@@ -11,6 +11,7 @@ mod conventions;
 mod demo;
 mod filelist;
 mod hardlink;
+mod locks;
 mod man;
 mod mirrormanager;
 mod mkcompose;

@@ -350,6 +350,7 @@ fn the_readme_refusal_table_is_what_the_scripts_exit() {
             .env("RL_CHOWN", "")
             .env("RL_SIGN_DIR", root.join("no-signer"))
             .env("TMPDIR", root)
+            .env("RL_LOCK_DIR", root)
             .env("RLVER", "9")
             .env_remove("RLREL")
             .env_remove("RL_SIGN_CMD")

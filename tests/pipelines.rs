@@ -71,6 +71,7 @@ impl Site {
             .env("RL_TORRENT_WATCH", self.root.join("torrents/watch"))
             .env("RL_TORRENT_LOCK", self.root.join("gen-torrents.lock"))
             .env("TMPDIR", &self.root)
+            .env("RL_LOCK_DIR", &self.root)
             .env("RL_BIN_DIR", bins)
             .env("RL_CHOWN", "")
             .env("RLVER", "9")

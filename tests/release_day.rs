@@ -139,6 +139,7 @@ exec '{real}/rl-sync' "$@"
             .env("STAGING_ROOT", self.root.join("repos-staging"))
             .env("PRODUCTION_ROOT", self.root.join("repos-production"))
             .env("TMPDIR", &self.root)
+            .env("RL_LOCK_DIR", &self.root)
             .env("RL_BIN_DIR", &self.bins)
             .env("RL_CHOWN", "")
             .env("RL_TEST_LOG", self.log())

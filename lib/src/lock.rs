@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -14,13 +14,21 @@ pub struct LockGuard {
 }
 
 /// Takes an exclusive lock on `path` (created if missing). With `wait`, blocks until the lock is
-/// free; without, returns `Ok(None)` when another process holds it.
+/// free; without, returns `Ok(None)` when another process holds it. A lock file another user
+/// created (0644 in a shared directory) is opened read-only: `flock` needs no write access, so
+/// two operators share one lock.
 pub fn lock_exclusive(path: &Path, wait: bool) -> io::Result<Option<LockGuard>> {
-    let file = OpenOptions::new()
+    let file = match OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(path)?;
+        .open(path)
+    {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied && path.is_file() => {
+            File::open(path)?
+        }
+        other => other?,
+    };
     let arg = if wait {
         FlockArg::LockExclusive
     } else {
@@ -31,6 +39,35 @@ pub fn lock_exclusive(path: &Path, wait: bool) -> io::Result<Option<LockGuard>> 
         Err((_, Errno::EWOULDBLOCK)) => Ok(None),
         Err((_, e)) => Err(io::Error::from(e)),
     }
+}
+
+/// Where lock files go by default: `$RL_LOCK_DIR` when set, else `/run/lock` (the FHS place,
+/// shared by every user of the host), else `$XDG_RUNTIME_DIR`, else the temporary directory.
+/// Locks serialise runs on one host: the SOP's compose host. `scripts/common` follows the same
+/// order.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("RL_LOCK_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let writable =
+        |p: &Path| p.is_dir() && nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
+    let run_lock = Path::new("/run/lock");
+    if writable(run_lock) {
+        return run_lock.to_path_buf();
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(p) if writable(&p) => p,
+        _ => std::env::temp_dir(),
+    }
+}
+
+/// The default lock of one tree for tool `tool`: `rl-sync-<16 hex of the path's SHA-256>.lock`
+/// in [`default_dir`], so every run writing the same (canonical) tree takes the same lock.
+pub fn for_tree(tool: &str, tree: &Path) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(tree.as_os_str().as_encoded_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    default_dir().join(format!("{tool}-{hex}.lock"))
 }
 
 #[cfg(test)]
@@ -46,6 +83,14 @@ mod tests {
         assert!(lock_exclusive(&p, false).unwrap().is_none());
         drop(first);
         assert!(lock_exclusive(&p, false).unwrap().is_some());
+    }
+
+    #[test]
+    fn tree_locks_are_one_per_tree() {
+        let a = for_tree("rl-sync", Path::new("/mnt/repos-production"));
+        assert_eq!(a, for_tree("rl-sync", Path::new("/mnt/repos-production")));
+        assert_ne!(a, for_tree("rl-sync", Path::new("/mnt/repos-staging")));
+        assert!(a.starts_with(default_dir()));
     }
 
     #[test]

@@ -13,7 +13,10 @@ pub mod race;
 /// A command for one of our binaries, with a clean environment for deterministic output.
 pub fn rl(tool: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin_path(tool));
-    cmd.env_remove("RUST_BACKTRACE").env("NO_COLOR", "1");
+    cmd.env_remove("RUST_BACKTRACE")
+        .env("NO_COLOR", "1")
+        // Default locks of test runs stay out of the host's /run/lock.
+        .env("RL_LOCK_DIR", env!("CARGO_TARGET_TMPDIR"));
     cmd
 }
 

@@ -130,7 +130,8 @@ pub struct WriteArgs {
     /// Repeatable; roots are listed in parallel.
     #[arg(long = "root", value_name = "DIR:NAME[:ALIASES]", required = true)]
     pub roots: Vec<String>,
-    /// Lock file held for the whole run, as `flock -x` [default: $TMPDIR/rl-filelist.lock]
+    /// Lock file held for the whole run, as `flock -x` [default: rl-filelist.lock in
+    /// /run/lock, else $XDG_RUNTIME_DIR, else $TMPDIR; shared by every user of the host]
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
     /// Fail (exit 3) instead of waiting when another run holds the lock

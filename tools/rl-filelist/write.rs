@@ -191,7 +191,7 @@ pub fn run(a: WriteArgs) -> Status {
     let lock_path = a
         .lock
         .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("rl-filelist.lock"));
+        .unwrap_or_else(|| rl_core::lock::default_dir().join("rl-filelist.lock"));
     let _lock = match rl_core::lock::lock_exclusive(&lock_path, !a.no_wait) {
         Ok(Some(l)) => l,
         Ok(None) => {

@@ -48,7 +48,8 @@ for one, is an error for that path; nothing is written where the symlink points.
 
 Refused (exit 3): --delete with a missing or empty source; a destination that is `/` or a
 filesystem root (a mount point; override: --allow-fs-root); source and destination overlapping;
-a destination outside every --root-guard DIR.
+a destination outside every --root-guard DIR; another rl-sync writing the same destination
+(one lock per destination, in /run/lock by default; --wait waits for it, --lock FILE names it).
 
 Remote destinations (HOST:PATH, rsync://HOST/MODULE/PATH) are handed to the real rsync with the
 same flags and its itemized output becomes the same records (itemize strings are rsync's own,
@@ -133,6 +134,16 @@ pub struct Args {
     /// With --delete: delete however large a share of the destination that is.
     #[arg(long)]
     force_delete: bool,
+    /// Wait for another rl-sync writing the same destination instead of refusing (exit 3).
+    #[arg(long)]
+    wait: bool,
+    /// The lock file serialising runs on this destination [default: one per destination in
+    /// /run/lock, else $XDG_RUNTIME_DIR, else $TMPDIR]
+    #[arg(long, value_name = "FILE", conflicts_with = "no_lock")]
+    lock: Option<PathBuf>,
+    /// Take no lock (another run may write the destination at the same time).
+    #[arg(long)]
+    no_lock: bool,
 }
 
 fn concat_help() -> String {
@@ -367,6 +378,35 @@ fn main() -> ExitCode {
             );
         }
     }
+    // One writer per destination: two operators, or cron and a person, never sync into one tree
+    // at once. Held until the process ends.
+    let _lock = if args.dry_run || args.no_lock {
+        None
+    } else {
+        let path = args
+            .lock
+            .clone()
+            .unwrap_or_else(|| rl_core::lock::for_tree("rl-sync", &effective));
+        match rl_core::lock::lock_exclusive(&path, args.wait) {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => {
+                return refuse(
+                    run,
+                    &format!(
+                        "another rl-sync is writing {} (it holds the lock {}); --wait waits for it",
+                        effective.display(),
+                        path.display()
+                    ),
+                );
+            }
+            Err(e) => {
+                return fail(
+                    run,
+                    &format!("{}: cannot take the lock: {e}", path.display()),
+                );
+            }
+        }
+    };
     match fs::symlink_metadata(&dst_canon) {
         Ok(m) if !m.is_dir() => {
             return fail(

@@ -490,7 +490,7 @@ fn a_closed_pipe_ends_quietly() {
     for i in 0..200 {
         fs::write(dir.path().join(format!("f{i:03}.iso")), b"x").unwrap();
     }
-    let mut child = Command::new(bin_path("rl-checksum"))
+    let mut child = tool("rl-checksum")
         .args(["create", "--dry-run"])
         .arg(dir.path())
         .stdout(Stdio::piped())

@@ -667,7 +667,7 @@ fn interrupted_write_leaves_the_previous_list() {
             .unwrap()
             .success()
     );
-    let mut child = Command::new(bin_path("rl-filelist"))
+    let mut child = tool("rl-filelist")
         .args(["write", "-c", "--lock"])
         .arg(&lock)
         .args(["--root", &spec])

@@ -780,7 +780,7 @@ fn publish_order_never_shows_a_repomd_naming_a_missing_file() {
     // Same size as the new one: an older mtime makes the quick check see the change.
     set_mtime(&os.join("repodata/repomd.xml"), 1_600_000_000);
     assert_eq!(consistent(&os), Some(true));
-    let mut child = std::process::Command::new(bin_path("rl-sync"))
+    let mut child = tool("rl-sync")
         .args(["--delete", "--force-delete", "-j", "2"])
         .arg(slash(&t.join("src")))
         .arg(t.join("dst"))
@@ -948,7 +948,7 @@ fn killed_run_leaves_no_partial_file_and_next_run_converges() {
         let data: Vec<u8> = (0..(2 << 20)).map(|k| (k * 7 + i) as u8).collect();
         write(&t.join(format!("src/d{}/f{i}", i % 4)), &data);
     }
-    let mut child = std::process::Command::new(bin_path("rl-sync"))
+    let mut child = tool("rl-sync")
         .args(["-j", "1"])
         .arg(slash(&t.join("src")))
         .arg(t.join("dst"))

@@ -58,7 +58,7 @@ fn a_destination_directory_swapped_for_a_symlink_never_leads_outside() {
     make_victim(&victim);
     let before = digest(&victim);
     let rl_sync = |src: &Path, dst: &Path| {
-        let mut c = Command::new(bin_path("rl-sync"));
+        let mut c = tool("rl-sync");
         c.args(["--delete", "--chown", "4242:4242"])
             .arg(format!("{}/", src.display()))
             .arg(format!("{}/", dst.display()));

@@ -81,7 +81,7 @@ fn prepare_never_moves_or_deletes_outside_the_compose() {
         mini_compose(&top);
         let c = top.join("compose");
         let code = raced(
-            Command::new(bin_path("rl-compose"))
+            tool("rl-compose")
                 .args(["prepare", "--revision", "9.7"])
                 .arg(&top)
                 .stdout(Stdio::null())
@@ -152,7 +152,7 @@ fn checksum_create_never_writes_outside_the_records_root() {
     // The upstream records: a real rl-sync run that published the ISOs into the tree.
     let staging = base.path().join("staging");
     fill(&staging);
-    let synced = Command::new(bin_path("rl-sync"))
+    let synced = tool("rl-sync")
         .arg(format!("{}/", staging.display()))
         .arg(format!("{}/", tree.display()))
         .output()
@@ -164,7 +164,7 @@ fn checksum_create_never_writes_outside_the_records_root() {
     for trial in 0..TRIALS {
         isos();
         let code = raced(
-            Command::new(bin_path("rl-checksum"))
+            tool("rl-checksum")
                 .args(["create", "-"])
                 .stdin(fs::File::open(&records).unwrap())
                 .stdout(Stdio::null())
@@ -210,7 +210,7 @@ fn filelist_write_never_writes_a_list_outside_the_outer_root() {
     let mut met = 0;
     for trial in 0..TRIALS {
         let code = raced(
-            Command::new(bin_path("rl-filelist"))
+            tool("rl-filelist")
                 .arg("write")
                 .arg("--lock")
                 .arg(base.path().join("lock"))

@@ -20,6 +20,14 @@ pub fn rl(tool: &str) -> assert_cmd::Command {
     cmd
 }
 
+/// A plain `Command` for one of our binaries (for spawning, racing, piping), its default locks
+/// kept out of the host's /run/lock.
+pub fn tool(name: &str) -> Command {
+    let mut c = Command::new(bin_path(name));
+    c.env("RL_LOCK_DIR", env!("CARGO_TARGET_TMPDIR"));
+    c
+}
+
 /// The path of one of our binaries.
 pub fn bin_path(tool: &str) -> std::path::PathBuf {
     let var = format!("CARGO_BIN_EXE_{tool}");

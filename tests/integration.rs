@@ -18,6 +18,7 @@ mod mkcompose;
 mod parity_fixes;
 mod pipelines;
 mod release_check;
+mod release_data;
 mod release_day;
 mod release_flow;
 mod sync;

@@ -25,7 +25,8 @@
 //! * [`sha1_lanes`] — SHA-1 of four equally long messages at once (torrent pieces).
 //! * [`torrent`] — torrent metainfo: content selection, parallel piece hashing, reading, verifying.
 //! * [`compose`] — the pungi compose layout: STATUS, productmd metadata, repository discovery.
-//! * [`release`] — release naming: revisions, common_X data, latest-link and image names.
+//! * [`release`] — release naming: revisions, latest-link and image names.
+//! * [`release_data`] — the per-major release data file the scripts source too.
 //! * [`treeinfo`] — `.treeinfo` files as ConfigParser reads and writes them, the variant edit.
 //! * [`filelist`] — the mirror file lists (`fullfiletimelist-*`, `fullfilelist`).
 //! * [`repodata`] — RPM repository metadata (repomd.xml, primary, filelists; any compression).
@@ -55,6 +56,7 @@ pub mod parwalk;
 pub mod progress;
 pub mod record;
 pub mod release;
+pub mod release_data;
 pub mod repodata;
 pub mod rpmvercmp;
 pub mod sha1_lanes;

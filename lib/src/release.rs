@@ -1,4 +1,5 @@
-//! Release naming, as the toolkit's `common` and `common_{8,9,10}` compute it.
+//! Release naming, as the toolkit's `common` and `common_{8,9,10}` compute it (the data itself:
+//! [`crate::release_data`]).
 //!
 //! * [`ReleaseType`] and [`ReleaseData`]: `RLREL` (stable, beta, lh) and the per-major table of
 //!   `REVISION`, `PREREV`, `APPEND_TO_DIR` and `COMPOSE_APPEND`.
@@ -54,64 +55,7 @@ impl fmt::Display for ReleaseType {
     }
 }
 
-/// What common_X sets for one `RLVER` and `RLREL` (sig-core-toolkit main @ 8c4e0a0).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReleaseData {
-    /// `MAJOR`.
-    pub major: u32,
-    /// `REVISION`, e.g. `9.7`; `None` for a major the toolkit does not know.
-    pub revision: Option<&'static str>,
-    /// `PREREV`, e.g. `9.6`.
-    pub prerev: Option<&'static str>,
-    /// `APPEND_TO_DIR`, e.g. `-RC2`.
-    pub append_to_dir: &'static str,
-    /// `COMPOSE_APPEND`: the suffix of the per-major compose directory (`9-LookAhead`).
-    pub compose_append: &'static str,
-}
-
-impl ReleaseData {
-    /// The table of common_8, common_9 and common_10. For another major the suffixes follow the
-    /// newest convention (`-LookAhead`, `-BETA`) and the revision is unknown.
-    pub fn lookup(major: u32, rel: ReleaseType) -> ReleaseData {
-        use ReleaseType::*;
-        let (revision, prerev, append_to_dir, compose_append) = match (major, rel) {
-            (8, Stable) => (Some("8.10"), Some("8.9"), "-RC2", ""),
-            (8, Beta) => (Some("8.10"), Some("8.9"), "-BETA", "-BETA"),
-            (8, Lh) => (Some("8.10"), Some("8.9"), "-LookAhead", "-LookAhead"),
-            (9, Stable) => (Some("9.7"), Some("9.6"), "-RC2", ""),
-            (9, Beta) => (Some("9.8"), Some("9.7"), "-beta", "-beta"),
-            (9, Lh) => (Some("9.8"), Some("9.7"), "-LookAhead", "-LookAhead"),
-            (10, Stable) => (Some("10.1"), Some("10.0"), "-RC1", ""),
-            (10, Beta) => (Some("10.2"), Some("10.1"), "-BETA", "-BETA"),
-            (10, Lh) => (Some("10.2"), Some("10.1"), "-LookAhead", "-LookAhead"),
-            (_, Stable) => (None, None, "", ""),
-            (_, Beta) => (None, None, "-BETA", "-BETA"),
-            (_, Lh) => (None, None, "-LookAhead", "-LookAhead"),
-        };
-        ReleaseData {
-            major,
-            revision,
-            prerev,
-            append_to_dir,
-            compose_append,
-        }
-    }
-
-    /// `REV="${REVISION}${APPEND_TO_DIR}"`, e.g. `9.7-RC2`.
-    pub fn rev(&self) -> Option<String> {
-        self.revision.map(|r| format!("{r}{}", self.append_to_dir))
-    }
-}
-
-/// `ARCHES` of common_X; `None` for an unknown major.
-pub fn arches(major: u32) -> Option<&'static [&'static str]> {
-    match major {
-        8 => Some(&["x86_64", "aarch64"]),
-        9 => Some(&["x86_64", "aarch64", "ppc64le", "s390x"]),
-        10 => Some(&["x86_64", "aarch64", "ppc64le", "s390x", "riscv64"]),
-        _ => None,
-    }
-}
+pub use crate::release_data::{ReleaseData, arches};
 
 /// `ISO_TYPES`: the variants whose `<arch>/iso` directories are sorted into `isos/<arch>`.
 pub const ISO_TYPES: [&str; 2] = ["BaseOS", "Minimal"];
@@ -258,17 +202,17 @@ mod tests {
 
     #[test]
     fn common_table() {
-        let d = ReleaseData::lookup(9, ReleaseType::Stable);
+        let d = ReleaseData::lookup(9, ReleaseType::Stable).unwrap();
         assert_eq!(d.rev().unwrap(), "9.7-RC2");
         assert_eq!(d.compose_append, "");
-        let d = ReleaseData::lookup(9, ReleaseType::Lh);
+        let d = ReleaseData::lookup(9, ReleaseType::Lh).unwrap();
         assert_eq!(d.compose_append, "-LookAhead");
         assert_eq!(d.rev().unwrap(), "9.8-LookAhead");
-        let d = ReleaseData::lookup(9, ReleaseType::Beta);
+        let d = ReleaseData::lookup(9, ReleaseType::Beta).unwrap();
         assert_eq!(d.compose_append, "-beta");
-        let d = ReleaseData::lookup(10, ReleaseType::Beta);
+        let d = ReleaseData::lookup(10, ReleaseType::Beta).unwrap();
         assert_eq!(d.compose_append, "-BETA");
-        let d = ReleaseData::lookup(11, ReleaseType::Stable);
+        let d = ReleaseData::lookup(11, ReleaseType::Stable).unwrap();
         assert_eq!(d.revision, None);
         assert_eq!(ReleaseType::parse("lookahead"), None);
         assert_eq!(arches(10).unwrap().len(), 5);
@@ -276,12 +220,12 @@ mod tests {
 
     #[test]
     fn compose_link() {
-        let d = ReleaseData::lookup(9, ReleaseType::Lh);
+        let d = ReleaseData::lookup(9, ReleaseType::Lh).unwrap();
         assert_eq!(
             compose_link_path(Path::new("/mnt/compose"), &d, "Rocky"),
             Path::new("/mnt/compose/9-LookAhead/latest-Rocky-9")
         );
-        let d = ReleaseData::lookup(10, ReleaseType::Stable);
+        let d = ReleaseData::lookup(10, ReleaseType::Stable).unwrap();
         assert_eq!(
             compose_link_path(Path::new("/mnt/compose"), &d, "Extras"),
             Path::new("/mnt/compose/10/latest-Extras-10")

@@ -491,10 +491,7 @@ pub fn prepare(dir: &Path, revision: &str, release: Release, dry_run: bool, forc
         .parse::<u32>()
         .ok()
         .and_then(release::arches)
-        .unwrap_or(&[])
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        .unwrap_or_default();
     for x in release::ISO_TYPES {
         for (arch, e) in planner.list(Path::new(x)) {
             let Ok(arch) = arch.into_string() else {

@@ -47,7 +47,13 @@ fn opt<T: Into<Value>>(v: Option<T>) -> Value {
 
 pub fn locate(major: u32, release: Release, short: &str, root: &Path) -> Status {
     let run = Run::start(TOOL, VERSION);
-    let data = ReleaseData::lookup(major, release.to_type());
+    let data = match ReleaseData::lookup(major, release.to_type()) {
+        Ok(d) => d,
+        Err(e) => {
+            run.error_general("read", "release_data", &e.to_string());
+            return run.finish(Record::new("").with("composes", 0));
+        }
+    };
     let link = compose_link_path(root, &data, short);
     let mut found = 0;
     match std::fs::canonicalize(&link) {
@@ -75,8 +81,8 @@ pub fn locate(major: u32, release: Release, short: &str, root: &Path) -> Status 
                     .with("major", major)
                     .with("release", release.to_type().as_str())
                     .with("short", short)
-                    .with("compose_append", data.compose_append)
-                    .with("revision", opt(data.revision))
+                    .with("compose_append", data.compose_append.as_str())
+                    .with("revision", opt(data.revision.clone()))
                     .with("rev", opt(data.rev()))
                     .with(
                         "release_dir",

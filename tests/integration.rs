@@ -8,6 +8,7 @@ mod checksum;
 mod compose;
 mod compose_closure;
 mod conventions;
+mod cron;
 mod demo;
 mod filelist;
 mod hardlink;

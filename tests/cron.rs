@@ -22,16 +22,21 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     p
 }
 
-/// Runs a cron wrapper with the site in `base` (roots, lock and state directories).
-fn job(base: &Path, wrapper: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut c = Command::new(cron(wrapper));
-    c.args(args)
-        .env("COMPOSE_ROOT", base.join("compose"))
+/// `cmd` with the site in `base`: roots, lock and state directories, our binaries.
+fn site<'a>(cmd: &'a mut Command, base: &Path) -> &'a mut Command {
+    cmd.env("COMPOSE_ROOT", base.join("compose"))
         .env("STAGING_ROOT", base.join("staging"))
         .env("PRODUCTION_ROOT", base.join("production"))
         .env("RL_LOCK_DIR", base)
         .env("RL_STATE_DIR", base.join("state"))
         .env("RL_BIN_DIR", bin_path("rl-sync").parent().unwrap())
+}
+
+/// Runs a cron wrapper with the site in `base`.
+fn job(base: &Path, wrapper: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = Command::new(cron(wrapper));
+    site(&mut c, base)
+        .args(args)
         .env_remove("RL_COMPOSE_CMD")
         .env_remove("RL_NOTIFY_CMD");
     for (k, v) in env {
@@ -252,7 +257,8 @@ fn the_scripts_note_the_composes_they_sync_from() {
     .unwrap();
     fs::create_dir_all(base.join("staging")).unwrap();
     let common = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/common");
-    let out = Command::new("bash")
+    let mut c = Command::new("bash");
+    let out = site(&mut c, base)
         .arg("-c")
         .arg(format!(
             "source {}; rl_sync \"$RELEASE_COMPOSE_ROOT/compose/\" \"$STAGING_ROOT/t/\" >/dev/null",
@@ -260,12 +266,6 @@ fn the_scripts_note_the_composes_they_sync_from() {
         ))
         .env("RLVER", "9")
         .env("RL_CHOWN", "")
-        .env("COMPOSE_ROOT", base.join("compose"))
-        .env("STAGING_ROOT", base.join("staging"))
-        .env("PRODUCTION_ROOT", base.join("production"))
-        .env("RL_LOCK_DIR", base)
-        .env("RL_STATE_DIR", base.join("state"))
-        .env("RL_BIN_DIR", bin_path("rl-sync").parent().unwrap())
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -327,4 +327,48 @@ fn the_systemd_units_verify() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn find_unsigned_reports_packages_without_the_release_key_and_needs_a_key() {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path();
+    let top = base.join("compose/9/Rocky-9-updates-20251101.0");
+    let rpms = r#"{"header":{"type":"productmd.rpms","version":"1.2"},"payload":{"compose":{"id":"x"},"rpms":{"BaseOS":{"x86_64":{"a-1-1.src":{
+        "a-1-1.x86_64":{"path":"BaseOS/x86_64/os/Packages/a-1-1.x86_64.rpm","sigkey":"350d275d","category":"binary"},
+        "b-1-1.x86_64":{"path":"BaseOS/x86_64/os/Packages/b-1-1.x86_64.rpm","sigkey":null,"category":"binary"}}}}}}}"#;
+    fs::create_dir_all(top.join("compose/metadata")).unwrap();
+    fs::write(top.join("compose/metadata/rpms.json"), rpms).unwrap();
+    symlink(
+        "Rocky-9-updates-20251101.0",
+        base.join("compose/9/latest-Rocky-9"),
+    )
+    .unwrap();
+    let out = job(base, "stable-find-unsigned-9", &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unsigned: BaseOS/x86_64/os/Packages/b-1-1.x86_64.rpm"),
+        "{err}"
+    );
+    assert!(!err.contains("a-1-1"), "{err}");
+    // A release data file without SIGN_KEY would check nothing: refused.
+    let data = base.join("data");
+    fs::create_dir(&data).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/rl-tools/release-9.conf");
+    let keyless: String = fs::read_to_string(shipped)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("SIGN_KEY="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(data.join("release-9.conf"), keyless).unwrap();
+    let out = job(
+        base,
+        "stable-find-unsigned-9",
+        &[("RL_RELEASE_DATA", data.to_str().unwrap())],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no release signing key"));
 }

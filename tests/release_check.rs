@@ -645,6 +645,23 @@ fn signed_defaults_to_the_release_key_of_rlver() {
         &[("RL_SIGN_KEY", other)],
     );
     run.assert("signed", "PASS", "all 4 packages signed with deadbeef");
+    // Release data without a key: no key would accept any signature, so the check fails.
+    let data = r.base.join("release-data");
+    fs::create_dir_all(&data).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/rl-tools/release-9.conf");
+    let keyless: String = fs::read_to_string(shipped)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("SIGN_KEY="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    put(&data.join("release-9.conf"), keyless);
+    let run = release_check(
+        &r,
+        &["--skip", "production,torrents"],
+        &[("RL_RELEASE_DATA", &data)],
+    );
+    run.assert("signed", "FAIL", "no release signing key");
 }
 
 #[test]

@@ -197,6 +197,19 @@ fn checksum_create_never_writes_outside_the_records_root() {
     );
 }
 
+/// `rl-filelist write` of `top` with `top/rocky` nested in it.
+fn nested_lists(base: &Path, top: &Path) -> Command {
+    let mut c = tool("rl-filelist");
+    c.arg("write")
+        .arg("--lock")
+        .arg(base.join("lock"))
+        .arg("--root")
+        .arg(format!("{}:top", top.display()))
+        .arg("--root")
+        .arg(format!("{}/rocky:rocky", top.display()));
+    c
+}
+
 #[test]
 fn filelist_write_never_writes_a_list_outside_the_outer_root() {
     let base = tempfile::tempdir().unwrap();
@@ -210,14 +223,7 @@ fn filelist_write_never_writes_a_list_outside_the_outer_root() {
     let mut met = 0;
     for trial in 0..TRIALS {
         let code = raced(
-            tool("rl-filelist")
-                .arg("write")
-                .arg("--lock")
-                .arg(base.path().join("lock"))
-                .arg("--root")
-                .arg(format!("{}:top", top.display()))
-                .arg("--root")
-                .arg(format!("{}/rocky:rocky", top.display()))
+            nested_lists(base.path(), &top)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
             &[(top.join("rocky"), &victim)],
@@ -233,17 +239,9 @@ fn filelist_write_never_writes_a_list_outside_the_outer_root() {
         "rl-filelist write: {met} of {TRIALS} runs met the swapped directory; the victim never changed"
     );
     // Without the race the nested root gets its lists.
-    let recs = run_ok(
-        rl("rl-filelist")
-            .arg("write")
-            .arg("--lock")
-            .arg(base.path().join("lock"))
-            .arg("--root")
-            .arg(format!("{}:top", top.display()))
-            .arg("--root")
-            .arg(format!("{}/rocky:rocky", top.display())),
-    );
-    assert!(!of_event(&recs, "list").is_empty());
+    let out = nested_lists(base.path(), &top).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!of_event(&records(&out.stdout), "list").is_empty());
     assert!(top.join("rocky/fullfiletimelist-rocky").is_file());
 }
 
@@ -255,16 +253,7 @@ fn a_nested_root_that_is_a_symlink_is_refused() {
     put(&elsewhere.join("f"), "x");
     fs::create_dir_all(&top).unwrap();
     std::os::unix::fs::symlink(&elsewhere, top.join("rocky")).unwrap();
-    let out = rl("rl-filelist")
-        .arg("write")
-        .arg("--lock")
-        .arg(base.path().join("lock"))
-        .arg("--root")
-        .arg(format!("{}:top", top.display()))
-        .arg("--root")
-        .arg(format!("{}/rocky:rocky", top.display()))
-        .output()
-        .unwrap();
+    let out = nested_lists(base.path(), &top).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a directory below"), "{err}");

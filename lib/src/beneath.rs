@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use nix::fcntl::{OFlag, RenameFlags};
+use nix::fcntl::RenameFlags;
 use nix::sys::stat::Mode;
 use nix::unistd::UnlinkatFlags;
 
@@ -248,25 +248,6 @@ impl Tree {
     pub fn read_regular(&self, rel: &Path) -> io::Result<Option<Vec<u8>>> {
         let (dir, name) = self.parent_of(rel)?;
         fsx::read_regular_at(&dir, &name)
-    }
-
-    /// Opens the regular file `rel` for reading, never through a symlink.
-    pub fn open_regular(&self, rel: &Path) -> io::Result<std::fs::File> {
-        let (dir, name) = self.parent_of(rel)?;
-        let fd = nix::fcntl::openat(
-            dir.as_fd(),
-            name.as_os_str(),
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        let file = std::fs::File::from(fd);
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is not a regular file", rel.display()),
-            ));
-        }
-        Ok(file)
     }
 }
 

@@ -421,9 +421,9 @@ pub fn replace_symlink_at(dir: &OwnedFd, name: &OsStr, link_target: &Path) -> io
     })
 }
 
-/// The bytes of the regular file `name` in `dir`, `None` when there is none (missing, or a
+/// Opens the regular file `name` in `dir` for reading, `None` when there is none (missing, or a
 /// symlink or special file, which is never followed or read). A directory is an error.
-pub fn read_regular_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
+pub fn open_regular_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<File>> {
     let fd = match nix::fcntl::openat(
         dir.as_fd(),
         name,
@@ -434,7 +434,7 @@ pub fn read_regular_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<Vec<u8>
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ELOOP) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let mut file = File::from(fd);
+    let file = File::from(fd);
     let meta = file.metadata()?;
     if meta.is_dir() {
         return Err(io::Error::new(
@@ -442,10 +442,15 @@ pub fn read_regular_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<Vec<u8>
             "a directory is in the way of the file to write",
         ));
     }
-    if !meta.is_file() {
+    Ok(meta.is_file().then_some(file))
+}
+
+/// The bytes of the regular file `name` in `dir` ([`open_regular_at`]'s rules).
+pub fn read_regular_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
+    let Some(mut file) = open_regular_at(dir, name)? else {
         return Ok(None);
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    };
+    let mut bytes = Vec::new();
     io::Read::read_to_end(&mut file, &mut bytes)?;
     Ok(Some(bytes))
 }

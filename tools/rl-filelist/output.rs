@@ -37,28 +37,9 @@ pub struct ListOutput {
     pub bytes: u64,
 }
 
-/// Opens the regular file `name` in `dir` for reading, without following a symlink; `None` when
-/// there is none (missing, a symlink or a special file: replaced, never read).
+/// The current list `name` in `dir` (never through a symlink: one there is replaced, not read).
 pub fn open_current(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<File>> {
-    let fd = match nix::fcntl::openat(
-        dir.as_fd(),
-        name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ELOOP) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let f = File::from(fd);
-    let meta = f.metadata()?;
-    if meta.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "a directory is in the way of the list to write",
-        ));
-    }
-    Ok(meta.is_file().then_some(f))
+    fsx::open_regular_at(dir, name)
 }
 
 impl ListOutput {
